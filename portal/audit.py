@@ -1,0 +1,151 @@
+"""The append-only audit log, chained by hashes.
+
+Every row carries the hash of the row before it, so that an edited, inserted or
+deleted row breaks the chain; ``verify_chain`` finds the first broken row.
+Rows are written in the caller's transaction: the audit entry and the action it
+records commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import has_request_context, request
+from sqlalchemy import Index, String, Text, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal.clock import now
+from portal.db import Base
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_subject", "subject_kind", "subject_id", "id"),
+        Index("ix_audit_event_actor", "actor_kind", "actor_id", "id"),
+        Index("ix_audit_event_event", "event", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=now, index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    actor_kind: Mapped[str] = mapped_column(String(16))  # customer, staff, system, erp, anonymous
+    actor_id: Mapped[int | None]
+    subject_kind: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    id: int | None = None
+
+
+SYSTEM = Actor("system")
+ANONYMOUS = Actor("anonymous")
+
+
+def record(
+    session: Session,
+    event: str,
+    actor: Actor,
+    subject: tuple[str, int | None] | None = None,
+    *,
+    outcome: str = "ok",
+    ip: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Append one event to the log in the session's transaction."""
+    _lock_chain(session)
+    last = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if ip is None and has_request_context():
+        ip = request.remote_addr
+    row = AuditEvent(
+        occurred_at=now(),
+        event=event,
+        outcome=outcome,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        subject_kind=subject[0] if subject else None,
+        subject_id=subject[1] if subject else None,
+        ip=ip,
+        details=json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
+        prev_hash=last or GENESIS,
+    )
+    row.hash = _row_hash(row)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
+    """Walk the whole log in id order and report the first row that breaks the chain."""
+    expected_prev = GENESIS
+    count = 0
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ).all()
+        if not rows:
+            return ChainCheck(ok=True, rows=count)
+        for row in rows:
+            if row.prev_hash != expected_prev:
+                return ChainCheck(False, count, row.id, "previous-hash link broken")
+            if _row_hash(row) != row.hash:
+                return ChainCheck(False, count, row.id, "row content changed")
+            expected_prev = row.hash
+            count += 1
+            last_id = row.id
+        session.expunge_all()
+
+
+def _row_hash(row: AuditEvent) -> str:
+    occurred = row.occurred_at.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    payload = "|".join(
+        str(part)
+        for part in (
+            row.prev_hash,
+            occurred,
+            row.event,
+            row.outcome,
+            row.actor_kind,
+            row.actor_id,
+            row.subject_kind,
+            row.subject_id,
+            row.ip,
+            row.details,
+        )
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _lock_chain(session: Session) -> None:
+    """Serialise writers so that two transactions never chain onto the same row.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite allows one writer at a time
+    already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7243001)"))

@@ -1,0 +1,81 @@
+"""What every response gets: security headers, a request id and one log line."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from flask import Flask, Response, g, has_request_context, request, session
+
+log = logging.getLogger("portal.request")
+
+LOCALES = ("ru", "en")
+
+_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def select_locale() -> str:
+    if not has_request_context():  # CLI commands and Celery tasks speak the default
+        return "ru"
+    chosen = session.get("lang")
+    return chosen if chosen in LOCALES else "ru"
+
+
+def register(app: Flask, *, https: bool) -> None:
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = (
+            incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else (secrets.token_hex(8))
+        )
+
+    @app.after_request
+    def secure_and_log(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", _CSP)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = (
+            "publickey-credentials-get=(self), publickey-credentials-create=(self), "
+            "camera=(), microphone=(), geolocation=()"
+        )
+        if https:
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if getattr(g, "principal_label", None) and "Cache-Control" not in headers:
+            # Pages of a signed-in person are theirs alone: no shared or back-button cache.
+            headers["Cache-Control"] = "no-store"
+        headers["X-Request-ID"] = g.get("request_id", "")
+        _log_request(response)
+        return response
+
+
+def _log_request(response: Response) -> None:
+    # The URL rule, not the raw path: paths may carry tokens (enrollment links).
+    rule = request.url_rule.rule if request.url_rule else "<unmatched>"
+    elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    log.info(
+        "request_id=%s method=%s route=%s status=%s ms=%.1f user=%s",
+        g.get("request_id", "-"),
+        request.method,
+        rule,
+        response.status_code,
+        elapsed,
+        g.get("principal_label", "anonymous"),
+    )

@@ -1,0 +1,5 @@
+"""Entry point for gunicorn: ``gunicorn portal.wsgi:app``."""
+
+from portal import create_app
+
+app = create_app()
