@@ -1,0 +1,613 @@
+"""WebAuthn ceremonies: sign-in, registration, step-up and "identify by key".
+
+python-fido2's ``Fido2Server`` does every cryptographic check. The portal adds what the
+library leaves out: single-use challenges bound to the ceremony and the browser, the sign
+counter (a regression suspends the key as a possible clone), refusing a credential id
+already registered, the per-key fail counter, key statuses and the key policy.
+
+Each ``*_options`` function returns the JSON-ready ``{"publicKey": …}`` the browser
+parses; each ``*_verify`` function raises ``KeyRefusal`` with a code and a message. A
+refusal commits its own audit row, consumed challenge and fail counter before raising
+(the caller's transaction would otherwise roll them back); a success leaves the commit
+to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from fido2.utils import websafe_encode
+from fido2.webauthn import (
+    AttestedCredentialData,
+    AuthenticationResponse,
+    PublicKeyCredentialDescriptor,
+    PublicKeyCredentialType,
+    PublicKeyCredentialUserEntity,
+    RegistrationResponse,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.clock import now
+from portal.models import Customer, CustomerStatus, Staff
+
+from . import challenges, sessions
+from .models import AuthSession, Invitation, Key, KeyStatus, KeyStatusChange, Owner
+from .policy import fido_server, key_policy, model_name
+
+UV = UserVerificationRequirement.REQUIRED
+_FAKE_ID_LENGTH = 64  # what common security keys return; used for unknown customer numbers
+_TRANSPORTS = {"usb", "nfc", "ble", "hybrid", "internal", "smart-card"}
+
+
+def _refusal(code: str, message: str, status: int = 400, owner: Owner | None = None):
+    from .services import KeyRefusal  # services re-exports ceremonies: import late
+
+    return KeyRefusal(code, message, status, owner)
+
+
+def _secret() -> bytes:
+    return current_app.config["SECRET_KEY"].encode()
+
+
+def user_handle(owner: Owner) -> bytes:
+    """A stable, opaque WebAuthn user id: no personal data, nothing to store."""
+    return hmac.new(_secret(), f"user:{owner.kind}:{owner.id}".encode(), hashlib.sha256).digest()
+
+
+def normalise_number(text: str) -> str:
+    # Numbers are printed with a Cyrillic "К"; people type a Latin "K" just as often.
+    text = "".join(str(text or "").split()).upper()[:32]
+    return "К" + text[1:] if text.startswith("K") else text
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _descriptor(key: Key) -> PublicKeyCredentialDescriptor:
+    transports = [t for t in key.transports.split(",") if t] or None
+    return PublicKeyCredentialDescriptor(
+        type=PublicKeyCredentialType.PUBLIC_KEY, id=key.credential_id, transports=transports
+    )
+
+
+def _decoy_descriptors(number: str) -> list[PublicKeyCredentialDescriptor]:
+    """allowCredentials for a number with no keys: derived from the number and the secret,
+    so that asking twice gives the same answer, as it would for a real customer."""
+    seed = hmac.new(_secret(), f"decoy:{number}".encode(), hashlib.sha256).digest()
+    count = 1 + seed[0] % 2
+    descriptors = []
+    for index in range(count):
+        block = b""
+        counter = 0
+        while len(block) < _FAKE_ID_LENGTH:
+            block += hmac.new(
+                _secret(), f"decoy:{number}:{index}:{counter}".encode(), hashlib.sha256
+            ).digest()
+            counter += 1
+        descriptors.append(
+            PublicKeyCredentialDescriptor(
+                type=PublicKeyCredentialType.PUBLIC_KEY,
+                id=block[:_FAKE_ID_LENGTH],
+                transports=["usb"],
+            )
+        )
+    return descriptors
+
+
+def _owner_active_keys(db: Session, owner: Owner) -> list[Key]:
+    return list(
+        db.scalars(
+            select(Key).filter_by(status=KeyStatus.ACTIVE, **owner.columns()).order_by(Key.id)
+        )
+    )
+
+
+def _fail(
+    db: Session,
+    code: str,
+    message: str,
+    *,
+    status: int = 400,
+    kind: str,
+    key: Key | None = None,
+    owner: Owner | None = None,
+    **details: Any,
+):
+    """Audit a refused ceremony, commit it with what was consumed, and return the refusal."""
+    audit.record(
+        db,
+        f"key.{kind}_failed",
+        audit.Actor(owner.kind, owner.id) if owner else audit.ANONYMOUS,
+        ("key", key.id) if key else None,
+        outcome="denied",
+        reason=code,
+        **details,
+    )
+    db.commit()
+    return _refusal(code, message, status, owner)
+
+
+def _parse(kind: str, response: Any, cls: type) -> Any:
+    if not isinstance(response, dict):
+        raise _refusal("bad_request", _("The key's answer could not be read."))
+    try:
+        parsed = cls.from_dict(response)
+        parsed.response.client_data.challenge  # noqa: B018  (parsed lazily: force it)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _refusal("bad_request", _("The key's answer could not be read.")) from exc
+    return parsed
+
+
+def _expired_message() -> str:
+    return _("The request has expired or was already used. Press the button again.")
+
+
+# --------------------------------------------------------------------------- assertions
+
+
+def _request_options(
+    db: Session, kind: str, browser: str, customer_number: str | None, owner: Owner | None = None
+) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    credentials: list[PublicKeyCredentialDescriptor] | None = None
+    if owner is not None:
+        keys = _owner_active_keys(db, owner)
+        if not keys:
+            raise _refusal("no_keys", _("You have no working key."), 409)
+        credentials = [_descriptor(k) for k in keys]
+        context["owner"] = [owner.kind, owner.id]
+    elif customer_number is not None:
+        number = normalise_number(customer_number)
+        customer = db.scalar(select(Customer).where(Customer.number == number))
+        keys = _owner_active_keys(db, Owner("customer", customer.id)) if customer else []
+        # No customer, or no working key: the same shape of answer, so that nobody can
+        # learn which numbers exist.
+        credentials = [_descriptor(k) for k in keys] or _decoy_descriptors(number)
+        context["customer_id"] = customer.id if customer else None
+        context["by_number"] = True
+    options, state = fido_server().authenticate_begin(credentials, user_verification=UV)
+    challenges.store(db, kind=kind, browser=browser, state=state, context=context)
+    db.commit()
+    return dict(options)
+
+
+def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, dict[str, Any]]:
+    """Verify an assertion; the key it came from and the ceremony's context."""
+    parsed: AuthenticationResponse = _parse(kind, response, AuthenticationResponse)
+    consumed = challenges.consume(
+        db, kind=kind, browser=browser, challenge=parsed.response.client_data.challenge
+    )
+    if consumed is None:
+        raise _fail(db, "challenge_invalid", _expired_message(), kind=kind)
+    state, context = consumed
+    found = db.execute(
+        select(Key, Customer.status, Staff.is_active)
+        .outerjoin(Customer, Customer.id == Key.customer_id)
+        .outerjoin(Staff, Staff.id == Key.staff_id)
+        .where(Key.credential_id == parsed.raw_id)
+    ).one_or_none()
+    key, customer_status, staff_active = found if found else (None, None, None)
+    unknown = _("This key is not registered here. Use the key you were given, or ask us.")
+    if key is None:
+        cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
+        raise _fail(db, "unknown_key", unknown, kind=kind, credential=cred_hash)
+    owner = key.owner
+    if context.get("by_number") and key.customer_id != context.get("customer_id"):
+        raise _fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_customer=True)
+    if "owner" in context and [owner.kind, owner.id] != context["owner"]:
+        raise _fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_owner=True)
+    try:
+        fido_server().authenticate_complete(
+            state, [AttestedCredentialData(key.credential_data)], parsed
+        )
+    except ValueError as exc:
+        _count_failure(db, key)
+        if "verif" in str(exc) and "User" in str(exc):
+            code, message = (
+                "user_verification_required",
+                _("The key did not check your PIN. Enter the key's PIN when asked."),
+            )
+        else:
+            code, message = "verification_failed", _("The key's answer is not valid.")
+        raise _fail(
+            db, code, message, status=401, kind=kind, key=key, owner=owner, detail=str(exc)
+        ) from exc
+    if key.status != KeyStatus.ACTIVE:
+        raise _fail(
+            db,
+            f"key_{key.status}",
+            _status_message(key.status),
+            status=403,
+            kind=kind,
+            key=key,
+            owner=owner,
+        )
+    if (key.customer_id is not None and customer_status != CustomerStatus.ACTIVE) or (
+        key.staff_id is not None and not staff_active
+    ):
+        raise _fail(
+            db,
+            "account_blocked",
+            _("Access to the portal is blocked. Please call us."),
+            status=403,
+            kind=kind,
+            key=key,
+            owner=owner,
+        )
+    data = parsed.response.authenticator_data
+    if not _advance_counter(db, key, data.counter, data.is_backed_up()):
+        suspend_for_clone(db, key, data.counter)
+        raise _fail(
+            db,
+            "key_suspended",
+            _status_message(KeyStatus.SUSPENDED),
+            status=403,
+            kind=kind,
+            key=key,
+            owner=owner,
+            counter=data.counter,
+        )
+    return key, context
+
+
+def _status_message(status: str) -> str:
+    if status == KeyStatus.SUSPENDED:
+        return _("This key is blocked for your safety. Please call us to unblock it.")
+    if status == KeyStatus.LOST:
+        return _("This key was reported lost and no longer works.")
+    return _("This key has been revoked and no longer works.")
+
+
+def _advance_counter(db: Session, key: Key, counter: int, backed_up: bool) -> bool:
+    """Store the new sign counter if it moved forward (or both are 0); False on regression.
+
+    One conditional UPDATE, so that two racing uses of a cloned key cannot both pass.
+    """
+    result = db.execute(
+        update(Key)
+        .where(
+            Key.id == key.id,
+            or_(Key.sign_count < counter, and_(Key.sign_count == 0, counter == 0)),
+        )
+        .values(sign_count=counter, last_used_at=now(), fail_count=0, backed_up=backed_up)
+        .execution_options(synchronize_session=False)
+    )
+    db.expire(key, ["sign_count", "last_used_at", "fail_count", "backed_up"])
+    return bool(result.rowcount)
+
+
+def suspend_for_clone(db: Session, key: Key, counter: int) -> None:
+    from .services import set_status
+
+    set_status(
+        db,
+        key,
+        KeyStatus.SUSPENDED,
+        actor=audit.SYSTEM,
+        reason="clone_suspected",
+        event="key.clone_suspected",
+        stored_counter=key.sign_count,
+        presented_counter=counter,
+    )
+
+
+def _count_failure(db: Session, key: Key) -> None:
+    if key.status != KeyStatus.ACTIVE:
+        return
+    key.fail_count += 1
+    limit = key_policy(db).max_failures
+    if key.fail_count >= limit:
+        from .services import set_status
+
+        set_status(
+            db,
+            key,
+            KeyStatus.SUSPENDED,
+            actor=audit.SYSTEM,
+            reason="too_many_failures",
+            event="key.blocked",
+        )
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def login_options(db: Session, browser: str, customer_number: str | None = None) -> dict:
+    """Options for signing in: discoverable (no number) or with a customer's keys."""
+    return _request_options(db, "login", browser, customer_number)
+
+
+def login_verify(db: Session, browser: str, response: Any) -> Key:
+    """The key that signed in; staff and customers alike (the key's owner tells which)."""
+    key, _context = _assert(db, "login", browser, response)
+    return key
+
+
+def open_session(
+    db: Session, key: Key, *, ip: str | None, user_agent: str | None
+) -> tuple[str, AuthSession]:
+    """Start the signed-in session of the key's owner, audited; the caller commits."""
+    owner = key.owner
+    token, row = sessions.start_session(
+        db,
+        kind=owner.kind,
+        subject_id=owner.id,
+        key_id=key.id,
+        ip=ip,
+        user_agent=user_agent,
+        stepped_up=True,  # the sign-in itself was a fresh user-verified assertion
+    )
+    audit.record(
+        db,
+        "session.signed_in",
+        audit.Actor(owner.kind, owner.id),
+        ("key", key.id),
+        session_id=row.id,
+    )
+    return token, row
+
+
+# --------------------------------------------------------------------------- step-up
+
+
+def stepup_options(db: Session, browser: str, owner: Owner) -> dict:
+    return _request_options(db, "stepup", browser, None, owner=owner)
+
+
+def stepup_verify(db: Session, browser: str, owner: Owner, session_id: int, response: Any) -> Key:
+    """A fresh UV assertion by one of the owner's keys: marks the session stepped up."""
+    key, _context = _assert(db, "stepup", browser, response)
+    row = db.get(AuthSession, session_id)
+    if row is None or Owner.of(row) != owner or row.ended_at is not None:
+        raise _refusal("session_ended", _("Your session has ended. Sign in again."), 401)
+    row.stepped_up_at = now()
+    audit.record(db, "key.step_up", audit.Actor(owner.kind, owner.id), ("key", key.id))
+    return key
+
+
+# --------------------------------------------------------------------------- identify
+
+
+def identify_options(
+    db: Session, *, customer_number: str | None = None, browser: str | None = None
+) -> dict:
+    """Options for "identify by key" (a staff page at the shop counter).
+
+    ``browser`` defaults to the current request's browser id.
+    """
+    return _request_options(db, "identify", browser or challenges.browser_id(), customer_number)
+
+
+def identify_customer_by_assertion(
+    db: Session, response: Any, *, staff_id: int, browser: str | None = None
+) -> Customer:
+    """The customer whose key (with its PIN) made this assertion; the staff member stays
+    signed in as themself. Raises ``KeyRefusal`` (a staff key is "unknown_key" here)."""
+    key, _context = _assert(db, "identify", browser or challenges.browser_id(), response)
+    if key.customer_id is None:
+        raise _fail(
+            db,
+            "unknown_key",
+            _("This is not a customer's key."),
+            kind="identify",
+            key=key,
+            owner=key.owner,
+        )
+    audit.record(
+        db,
+        "key.identified",
+        audit.Actor("staff", staff_id),
+        ("key", key.id),
+        customer=key.customer_id,
+    )
+    customer = db.get(Customer, key.customer_id)
+    assert customer is not None
+    return customer
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def enrollment_context(
+    owner: Owner, *, mode: str, invitation_id: int | None = None, issued_by: int | None = None
+) -> dict[str, Any]:
+    """Who a new key will belong to: from an invitation, at the desk, or the owner adding one."""
+    return {
+        "owner": [owner.kind, owner.id],
+        "mode": mode,
+        "invitation_id": invitation_id,
+        "issued_by": issued_by,
+    }
+
+
+def _check_enrollment(db: Session, context: dict[str, Any]) -> tuple[Owner, Invitation | None]:
+    from .services import _check_owner_may_enroll, open_invitation
+
+    owner = Owner(*context["owner"])
+    invitation = None
+    if context.get("invitation_id") is not None:
+        invitation = open_invitation(db, context["invitation_id"])
+        if invitation is None or invitation.owner != owner:
+            raise _refusal(
+                "invitation_closed",
+                _("This enrollment link no longer works. Ask us for a new one."),
+                410,
+            )
+    _check_owner_may_enroll(db, owner)
+    held = db.scalar(
+        select(Key.id)
+        .filter_by(**owner.columns())
+        .where(Key.status.in_((KeyStatus.ACTIVE, KeyStatus.SUSPENDED)))
+        .offset(key_policy(db).max_keys - 1)
+        .limit(1)
+    )
+    if held is not None:
+        raise _refusal(
+            "too_many_keys",
+            _("You already have the most keys allowed. Remove one before adding another."),
+            409,
+        )
+    return owner, invitation
+
+
+def _user_entity(db: Session, owner: Owner) -> PublicKeyCredentialUserEntity:
+    if owner.kind == "customer":
+        customer = db.get(Customer, owner.id)
+        name, display = customer.number, customer.name
+    else:
+        member = db.get(Staff, owner.id)
+        name, display = member.email, member.name
+    return PublicKeyCredentialUserEntity(name=name, id=user_handle(owner), display_name=display)
+
+
+def register_options(db: Session, browser: str, context: dict[str, Any]) -> dict:
+    """Creation options for a new key of the context's owner (see ``enrollment_context``)."""
+    owner, _invitation = _check_enrollment(db, context)
+    policy = key_policy(db)
+    existing = list(db.scalars(select(Key).filter_by(**owner.columns())))
+    options, state = fido_server(policy.attestation).register_begin(
+        _user_entity(db, owner),
+        [_descriptor(k) for k in existing],
+        resident_key_requirement=ResidentKeyRequirement.REQUIRED,
+        user_verification=UV,
+    )
+    challenges.store(db, kind="register", browser=browser, state=state, context=context)
+    db.commit()
+    return dict(options)
+
+
+def register_verify(db: Session, browser: str, response: Any) -> tuple[Key, dict[str, Any]]:
+    """Register the new key; returns it and the enrollment context. The caller commits."""
+    parsed: RegistrationResponse = _parse("register", response, RegistrationResponse)
+    consumed = challenges.consume(
+        db, kind="register", browser=browser, challenge=parsed.response.client_data.challenge
+    )
+    if consumed is None:
+        raise _fail(db, "challenge_invalid", _expired_message(), kind="register")
+    state, context = consumed
+    try:
+        owner, invitation = _check_enrollment(db, context)
+    except Exception:
+        db.commit()  # the challenge stays used
+        raise
+    policy = key_policy(db)
+    try:
+        auth_data = fido_server(policy.attestation).register_complete(state, parsed)
+    except ValueError as exc:
+        if "verif" in str(exc) and "User" in str(exc):
+            code, message = (
+                "user_verification_required",
+                _("The key did not check your PIN. Set or enter the key's PIN when asked."),
+            )
+        else:
+            code, message = "registration_failed", _("The key's answer is not valid.")
+        raise _fail(db, code, message, kind="register", owner=owner, detail=str(exc)) from exc
+    credential = auth_data.credential_data
+    assert credential is not None
+    aaguid = str(credential.aaguid)
+    if policy.accepted_aaguids and aaguid not in policy.accepted_aaguids:
+        raise _fail(
+            db,
+            "model_not_allowed",
+            _("This key model is not accepted here. Please use a key issued by us."),
+            kind="register",
+            owner=owner,
+            aaguid=aaguid,
+        )
+    duplicate = _("This key is already registered. Use it to sign in.")
+    if db.scalar(select(Key.id).where(Key.credential_id == credential.credential_id)):
+        raise _fail(db, "already_registered", duplicate, status=409, kind="register", owner=owner)
+    key = _new_key(db, owner, credential, auth_data, response, context)
+    try:
+        db.flush()
+    except IntegrityError as exc:  # the same key registered at the same moment elsewhere
+        db.rollback()
+        raise _refusal("already_registered", duplicate, 409, owner) from exc
+    _record_registration(db, key, owner, invitation, context)
+    return key, context
+
+
+def _transports(response: dict[str, Any]) -> str:
+    raw = (response.get("response") or {}).get("transports") or []
+    if not isinstance(raw, list):
+        return ""
+    return ",".join(sorted({t for t in raw if isinstance(t, str) and t in _TRANSPORTS}))
+
+
+def _new_key(
+    db: Session,
+    owner: Owner,
+    credential: AttestedCredentialData,
+    auth_data: Any,
+    response: dict[str, Any],
+    context: dict[str, Any],
+) -> Key:
+    aaguid = str(credential.aaguid)
+    model = model_name(aaguid)
+    count = db.scalar(select(Key.id).filter_by(**owner.columns()).order_by(Key.id.desc()).limit(1))
+    default_name = model or (_("Security key") + (f" {count + 1}" if count else ""))
+    key = Key(
+        credential_id=credential.credential_id,
+        credential_data=bytes(credential),
+        sign_count=auth_data.counter,
+        aaguid=aaguid,
+        model_name=model,
+        transports=_transports(response),
+        backup_eligible=auth_data.is_backup_eligible(),
+        backed_up=auth_data.is_backed_up(),
+        name=default_name[:100],
+        created_at=now(),
+        issued_by_staff_id=context.get("issued_by"),
+        status=KeyStatus.ACTIVE,
+        status_changed_at=now(),
+        **owner.columns(),
+    )
+    db.add(key)
+    return key
+
+
+def _record_registration(
+    db: Session, key: Key, owner: Owner, invitation: Invitation | None, context: dict[str, Any]
+) -> None:
+    issued_by = context.get("issued_by")
+    actor = audit.Actor("staff", issued_by) if issued_by else audit.Actor(owner.kind, owner.id)
+    db.add(
+        KeyStatusChange(
+            key_id=key.id,
+            changed_at=key.created_at,
+            old_status=None,
+            new_status=KeyStatus.ACTIVE,
+            reason=context.get("mode"),
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+        )
+    )
+    audit.record(
+        db,
+        "key.registered",
+        actor,
+        ("key", key.id),
+        owner=f"{owner.kind}:{owner.id}",
+        mode=context.get("mode"),
+        aaguid=key.aaguid,
+        credential=websafe_encode(hashlib.sha256(key.credential_id).digest()[:9]),
+    )
+    if invitation is not None:
+        invitation.used_at = now()
+        invitation.key_id = key.id
+        audit.record(
+            db,
+            "invitation.used",
+            audit.Actor(owner.kind, owner.id),
+            ("invitation", invitation.id),
+            key=key.id,
+        )

@@ -1,0 +1,192 @@
+"""Tables of the auth package: sessions, security keys, their history, challenges, invitations.
+
+Ownership of keys and invitations (a customer or a staff member) lives in one place:
+the ``customer_id``/``staff_id`` pair checked by ``one_owner`` and read through
+``Owner``; a further owner kind (a customer's contact person) is one more column there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.clock import now
+from portal.db import Base
+
+
+class AuthSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_session"
+    __table_args__ = (
+        CheckConstraint("principal_kind IN ('customer', 'staff')", name="known_kind"),
+        CheckConstraint(
+            "(principal_kind = 'customer' AND customer_id IS NOT NULL AND staff_id IS NULL) OR "
+            "(principal_kind = 'staff' AND staff_id IS NOT NULL AND customer_id IS NULL)",
+            name="one_principal",
+        ),
+        Index("ix_auth_session_customer_open", "customer_id", "ended_at"),
+        Index("ix_auth_session_staff_open", "staff_id", "ended_at"),
+        Index("ix_auth_session_key_open", "key_id", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    principal_kind: Mapped[str] = mapped_column(String(10))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("auth_key.id"))  # the key used
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=now)
+    idle_seconds: Mapped[int]
+    expires_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    # The last fresh user-verified assertion in this session (step-up for sensitive changes).
+    stepped_up_at: Mapped[dt.datetime | None]
+
+
+class KeyStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # a clone alert or too many failures: a key officer decides
+    LOST = "lost"  # reported by its owner; final
+    REVOKED = "revoked"  # final
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose key or invitation: ``kind`` is "customer" or "staff"."""
+
+    kind: str
+    id: int
+
+    @classmethod
+    def of(cls, row: Any) -> Owner:
+        if row.customer_id is not None:
+            return cls("customer", row.customer_id)
+        return cls("staff", row.staff_id)
+
+    def columns(self) -> dict[str, int | None]:
+        return {
+            "customer_id": self.id if self.kind == "customer" else None,
+            "staff_id": self.id if self.kind == "staff" else None,
+        }
+
+
+_ONE_OWNER = (
+    "(customer_id IS NOT NULL AND staff_id IS NULL) OR "
+    "(staff_id IS NOT NULL AND customer_id IS NULL)"
+)
+
+
+class Key(Base):
+    """A registered FIDO2 credential. Never deleted: its status says whether it still opens."""
+
+    __tablename__ = "auth_key"
+    __table_args__ = (
+        CheckConstraint(_ONE_OWNER, name="one_owner"),
+        CheckConstraint(
+            "status IN ('active', 'suspended', 'lost', 'revoked')", name="known_status"
+        ),
+        Index("ix_auth_key_customer", "customer_id", "status"),
+        Index("ix_auth_key_staff", "staff_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    # python-fido2's AttestedCredentialData: AAGUID, credential id and COSE public key.
+    credential_data: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(default=0)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    transports: Mapped[str] = mapped_column(String(100), default="")  # comma-separated
+    backup_eligible: Mapped[bool] = mapped_column(default=False)
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    last_used_at: Mapped[dt.datetime | None]
+    issued_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    status: Mapped[str] = mapped_column(String(10), default=KeyStatus.ACTIVE)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime | None]
+    fail_count: Mapped[int] = mapped_column(default=0)  # failed assertions in a row
+    # Set when a lost or suspended key has been dealt with by a key officer.
+    attention_resolved_at: Mapped[dt.datetime | None]
+
+    @property
+    def owner(self) -> Owner:
+        return Owner.of(self)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == KeyStatus.ACTIVE
+
+
+class KeyStatusChange(Base):
+    """The status history of a key: every change, with who made it and why."""
+
+    __tablename__ = "auth_key_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("auth_key.id"), index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=now)
+    old_status: Mapped[str | None] = mapped_column(String(10))
+    new_status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # customer, staff, system
+    actor_id: Mapped[int | None]
+
+
+class Challenge(Base):
+    """A WebAuthn ceremony in flight: single-use, bound to its kind and to one browser."""
+
+    __tablename__ = "auth_challenge"
+    __table_args__ = (Index("ix_auth_challenge_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # login, register, stepup, identify
+    browser_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(Text)  # python-fido2's state plus the portal's context
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class Invitation(Base):
+    """A single-use enrollment link; the token is shown once and only its hash is kept."""
+
+    __tablename__ = "auth_invitation"
+    __table_args__ = (
+        CheckConstraint(_ONE_OWNER, name="one_owner"),
+        Index("ix_auth_invitation_customer", "customer_id"),
+        Index("ix_auth_invitation_staff", "staff_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10), default="link")  # link, desk, cli
+    created_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("auth_key.id"))
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    expired_at: Mapped[dt.datetime | None]  # set (and audited) once, by the housekeeping task
+    replaces_key_id: Mapped[int | None] = mapped_column(ForeignKey("auth_key.id"))
+
+    @property
+    def owner(self) -> Owner:
+        return Owner.of(self)

@@ -1,0 +1,226 @@
+"""Server-side sessions: start, load on every request, end one or all.
+
+The browser holds a random 256-bit token in an HttpOnly cookie; the table holds its
+SHA-256. Ending a row ends the browser's session at its very next request, so a
+revoked key, a blocked customer or "sign out everywhere" take effect at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from portal import runtime_settings
+from portal.clock import now
+from portal.models import Customer, CustomerStatus, Staff, StaffRole
+
+from .models import AuthSession
+
+# Writing last_seen on every request would turn each page view into a write;
+# once a minute is precise enough for an idle timeout counted in minutes.
+_TOUCH_EVERY = dt.timedelta(seconds=60)
+
+runtime_settings.define(
+    "auth.customer_idle_minutes",
+    15,
+    _l("Customer session: idle timeout, minutes"),
+    check=runtime_settings.positive,
+)
+runtime_settings.define(
+    "auth.customer_absolute_hours",
+    8,
+    _l("Customer session: absolute lifetime, hours"),
+    check=runtime_settings.positive,
+)
+runtime_settings.define(
+    "auth.staff_idle_minutes",
+    10,
+    _l("Staff session: idle timeout, minutes"),
+    check=runtime_settings.positive,
+)
+runtime_settings.define(
+    "auth.staff_absolute_hours",
+    4,
+    _l("Staff session: absolute lifetime, hours"),
+    check=runtime_settings.positive,
+)
+
+
+@dataclass
+class Principal(UserMixin):
+    """Who is signed in: a customer or a staff member, and through which session."""
+
+    kind: str  # "customer" or "staff"
+    subject_id: int
+    name: str
+    session_id: int
+    key_id: int | None
+    customer_number: str | None = None
+    roles: frozenset[StaffRole] = frozenset()
+
+    def get_id(self) -> str:
+        return f"{self.kind}:{self.subject_id}"
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind == "customer"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "staff"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.subject_id}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(
+    db: Session,
+    *,
+    kind: str,
+    subject_id: int,
+    key_id: int | None,
+    ip: str | None,
+    user_agent: str | None,
+    stepped_up: bool = False,
+) -> tuple[str, AuthSession]:
+    """Open a session; returns the token for the cookie (never stored) and the row.
+
+    ``stepped_up``: the session opens with a fresh user-verified assertion (a key sign-in).
+    """
+    prefix = "auth.customer" if kind == "customer" else "auth.staff"
+    limits = runtime_settings.get_many(db, [f"{prefix}_idle_minutes", f"{prefix}_absolute_hours"])
+    token = secrets.token_urlsafe(32)
+    moment = now()
+    row = AuthSession(
+        token_hash=hash_token(token),
+        principal_kind=kind,
+        customer_id=subject_id if kind == "customer" else None,
+        staff_id=subject_id if kind == "staff" else None,
+        key_id=key_id,
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+        created_at=moment,
+        last_seen_at=moment,
+        idle_seconds=int(limits[f"{prefix}_idle_minutes"]) * 60,
+        expires_at=moment + dt.timedelta(hours=int(limits[f"{prefix}_absolute_hours"])),
+        stepped_up_at=moment if stepped_up else None,
+    )
+    db.add(row)
+    db.flush()
+    return token, row
+
+
+def load_principal(db: Session, token: str) -> Principal | None:
+    """The principal of a live session, or None. One query; a write at most once a minute."""
+    row = db.execute(
+        select(
+            AuthSession,
+            Customer.number,
+            Customer.name,
+            Customer.status,
+            Staff.name,
+            Staff.is_active,
+        )
+        .outerjoin(Customer, Customer.id == AuthSession.customer_id)
+        .outerjoin(Staff, Staff.id == AuthSession.staff_id)
+        .where(AuthSession.token_hash == hash_token(token), AuthSession.ended_at.is_(None))
+    ).one_or_none()
+    if row is None:
+        return None
+    record, number, customer_name, customer_status, staff_name, staff_active = row
+    moment = now()
+    if moment >= record.expires_at:
+        end_session(db, record, "expired")
+        return None
+    if moment - record.last_seen_at > dt.timedelta(seconds=record.idle_seconds):
+        end_session(db, record, "idle")
+        return None
+    if record.principal_kind == "customer" and customer_status != CustomerStatus.ACTIVE:
+        end_session(db, record, "customer_blocked")
+        return None
+    if record.principal_kind == "staff" and not staff_active:
+        end_session(db, record, "staff_deactivated")
+        return None
+    if moment - record.last_seen_at > _TOUCH_EVERY:
+        record.last_seen_at = moment
+        db.commit()
+    if record.principal_kind == "customer":
+        return Principal(
+            "customer",
+            record.customer_id,
+            customer_name,
+            record.id,
+            record.key_id,
+            customer_number=number,
+        )
+    staff = db.get(Staff, record.staff_id)  # roles are needed for the navigation
+    return Principal(
+        "staff",
+        record.staff_id,
+        staff_name,
+        record.id,
+        record.key_id,
+        roles=staff.roles if staff else frozenset(),
+    )
+
+
+def end_session(db: Session, record: AuthSession, reason: str) -> None:
+    record.ended_at = now()
+    record.end_reason = reason
+    db.commit()
+
+
+def end_sessions(
+    db: Session,
+    *,
+    reason: str,
+    customer_id: int | None = None,
+    staff_id: int | None = None,
+    key_id: int | None = None,
+    session_id: int | None = None,
+) -> int:
+    """End every open session matching the given owner, key or id; returns how many.
+
+    Runs in the caller's transaction, so that the revocation and its effect commit together.
+    """
+    conditions = []
+    if customer_id is not None:
+        conditions.append(AuthSession.customer_id == customer_id)
+    if staff_id is not None:
+        conditions.append(AuthSession.staff_id == staff_id)
+    if key_id is not None:
+        conditions.append(AuthSession.key_id == key_id)
+    if session_id is not None:
+        conditions.append(AuthSession.id == session_id)
+    if not conditions:
+        raise ValueError("end_sessions needs an owner, a key or a session id")
+    result = db.execute(
+        update(AuthSession)
+        .where(or_(*conditions), AuthSession.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
+    )
+    return result.rowcount or 0
+
+
+def open_sessions(db: Session, *, kind: str, subject_id: int) -> list[AuthSession]:
+    """The principal's sessions that have not ended or expired, newest first."""
+    owner = AuthSession.customer_id if kind == "customer" else AuthSession.staff_id
+    rows = db.scalars(
+        select(AuthSession)
+        .where(owner == subject_id, AuthSession.ended_at.is_(None), AuthSession.expires_at > now())
+        .order_by(AuthSession.last_seen_at.desc())
+    ).all()
+    moment = now()
+    return [r for r in rows if moment - r.last_seen_at <= dt.timedelta(seconds=r.idle_seconds)]
