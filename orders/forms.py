@@ -1,0 +1,71 @@
+"""Forms of the cabinet: list filters (GET, no CSRF needed) and the "order again" button."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from .labels import DOCUMENT_KIND, ORDER_STATUS
+
+
+class _GetForm(FlaskForm):
+    class Meta:
+        csrf = False  # filters only read: a link may carry them
+
+
+class OrderFilterForm(_GetForm):
+    status = SelectField(_l("Status"), validators=[Optional()], validate_choice=True)
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+    number = StringField(_l("Order number"), validators=[Optional(), Length(max=64)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.status.choices = [("", _l("Any status"))] + [
+            (code, text) for code, (text, _badge) in ORDER_STATUS.items()
+        ]
+
+    def validate_date_to(self, field: DateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("The period ends before it starts."))
+
+
+class DocumentFilterForm(_GetForm):
+    kind = SelectField(_l("Kind"), validators=[Optional()], validate_choice=True)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [("", _l("All documents"))] + [
+            (code, text) for code, (text, _badge) in DOCUMENT_KIND.items()
+        ]
+
+
+class PriceFilterForm(_GetForm):
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=100)])
+    group = SelectField(_l("Product group"), validators=[Optional()], coerce=str)
+
+
+class ReorderStartForm(FlaskForm):
+    """The "order again" button: the key makes a double submission return the same request."""
+
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = secrets.token_urlsafe(24)
+
+
+class ReorderEditForm(FlaskForm):
+    """CSRF and the comment; the per-line quantities (``qty-<line id>``) and removals
+    (``remove-<line id>``) are read from the request and checked by the service."""
+
+    comment = TextAreaField(_l("Comment for the manager"), validators=[Optional(), Length(max=500)])
+
+
+class ReorderCancelForm(FlaskForm):
+    pass

@@ -1,0 +1,51 @@
+"""What the orders package adds to the customer's dashboard and the staff's customer card.
+
+Each renderer runs one query and returns None when it has nothing to show: the
+dashboard never shows an empty placeholder.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from . import services
+
+
+def _render(template: str, **context) -> Markup:
+    # The template is autoescaped: its output is safe HTML by construction.
+    return Markup(render_template(template, **context))  # noqa: S704
+
+
+def open_orders_panel(session: Session, customer_id: int) -> Markup | None:
+    found = services.open_orders(session, customer_id)
+    if not found.total:
+        return None
+    return _render("orders/panels/open_orders.html", found=found)
+
+
+def shipments_panel(session: Session, customer_id: int) -> Markup | None:
+    found = services.shipments_in_transit(session, customer_id)
+    if not found.total:
+        return None
+    return _render("orders/panels/shipments.html", found=found)
+
+
+def reorders_panel(session: Session, customer_id: int) -> Markup | None:
+    found = services.open_reorders(session, customer_id)
+    if not found.total:
+        return None
+    return _render("orders/panels/reorders.html", found=found)
+
+
+def manager_panel(session: Session, customer_id: int) -> Markup | None:
+    manager = services.assigned_manager(session, customer_id)
+    if manager is None:
+        return None
+    return _render("orders/panels/manager.html", manager=manager)
+
+
+def customer_card_section(session: Session, customer_id: int) -> Markup | None:
+    summary = services.customer_summary(session, customer_id)
+    return _render("orders/panels/card.html", summary=summary)
