@@ -1,0 +1,106 @@
+"""Emails about what other packages announce: order news to customers, key alerts to officers.
+
+Receivers run in the sender's transaction, so an email is queued only if the change that
+caused it commits (the outbox sends after commit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.signals import key_needs_attention
+from orders import services as orders
+from orders.labels import label
+from orders.signals import order_status_changed
+from portal.models import Customer, Staff, StaffRole, StaffRoleGrant
+
+from .notify import _customer_address, _link, _signature
+from .outbox import queue_email
+
+# The statuses a customer wants to hear about; the others are internal steps.
+NEWSWORTHY = {"shipped", "in_transit", "delivered", "cancelled", "returned"}
+
+
+def order_news(
+    _sender: Any,
+    *,
+    session: Session,
+    order_id: int,
+    customer_id: int,
+    old: str | None,
+    new: str,
+    **_extra: Any,
+) -> None:
+    """An existing order moved to a status the customer cares about: tell them by email.
+
+    A new order (``old`` is None: the first import from the ERP) sends nothing, so that a
+    first synchronisation does not flood customers with their history.
+    """
+    if old is None or new not in NEWSWORTHY:
+        return
+    customer = session.get(Customer, customer_id)
+    address = _customer_address(customer) if customer else None
+    if address is None:
+        return
+    order = orders.get_order(session, customer_id, order_id).order
+    with force_locale("ru"):
+        status = label("order", new)
+        subject = _("Order %(number)s: %(status)s", number=order.number, status=status)
+        text = _(
+            "The status of your order %(number)s is now: %(status)s.",
+            number=order.number,
+            status=status,
+        )
+    queue_email(
+        session,
+        to=address,
+        subject=subject,
+        customer_id=customer_id,
+        body=text + "\n\n" + _link(f"/orders/{order_id}") + _signature(),
+    )
+
+
+def key_alert(
+    _sender: Any,
+    *,
+    session: Session,
+    key_id: int,
+    owner_kind: str,
+    owner_id: int,
+    reason: str | None = None,
+    **_extra: Any,
+) -> None:
+    """A key was suspended (possible clone, too many failures) or reported lost: tell every
+    active key officer, who will find it in the key desk's "needs attention" list."""
+    officers = session.scalars(
+        select(Staff)
+        .join(StaffRoleGrant, StaffRoleGrant.staff_id == Staff.id)
+        .where(StaffRoleGrant.role == StaffRole.KEY_OFFICER, Staff.is_active.is_(True))
+    ).all()
+    with force_locale("ru"):
+        subject = _("A key needs attention")
+        text = _(
+            "Key no. %(key)s (%(owner)s %(id)s) needs a key officer: %(reason)s.",
+            key=key_id,
+            owner=owner_kind,
+            id=owner_id,
+            reason=reason or "—",
+        )
+    for officer in officers:
+        if officer.email:
+            queue_email(
+                session,
+                to=officer.email,
+                subject=subject,
+                body=text + "\n\n" + _link(f"/staff/keys/{key_id}") + _signature(),
+            )
+
+
+def connect() -> None:
+    order_status_changed.connect(order_news)
+    key_needs_attention.connect(key_alert)
