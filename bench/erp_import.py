@@ -1,0 +1,244 @@
+"""Bench: import offers/prices and orders from CommerceML into PostgreSQL, against COPY.
+
+    .venv/bin/python bench/erp_import.py --scale 0.05      # 50,000 offers, 10,000 orders
+
+At ``--scale 1`` it is the issue's size: 1,000,000 offers (three prices each) and
+200,000 orders with lines. In the same run the same rows are loaded with PostgreSQL
+``COPY`` into staging tables, and the ratio of the two rates is printed. Each import runs
+in a child process whose peak RSS is reported; a second import of a quarter of the size
+shows whether peak memory depends on the file's size.
+
+Needs PostgreSQL (``PORTAL_TEST_PG_URL``, default postgresql://postgres@127.0.0.1:5432/postgres);
+it creates and drops a database of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+FULL_OFFERS, FULL_ORDERS = 1_000_000, 200_000
+
+
+def _app(url: str, instance: Path):
+    from portal import create_app
+    from portal.settings import load_settings
+
+    settings = load_settings(
+        {
+            "PORTAL_ENV": "test",
+            "PORTAL_INSTANCE_DIR": str(instance),
+            "PORTAL_DATABASE_URL": url,
+            "PORTAL_ORIGIN": "http://localhost",
+            "PORTAL_SECRET_KEY": "bench-" + "x" * 40,
+            "PORTAL_LOG_LEVEL": "WARNING",
+        }
+    )
+    return create_app({"TESTING": True}, settings)
+
+
+def _import_child(url: str, instance: str, paths: list[str], queue) -> None:  # type: ignore[no-untyped-def]
+    """In a fresh process: import the files, report seconds, counts and peak RSS."""
+    from erp_bridge import files
+    from portal.db import session_scope
+
+    app = _app(url, Path(instance))
+    results = []
+    with app.app_context():
+        engine = app.extensions["db_engine"]
+        for path in paths:
+            started = time.perf_counter()
+            with session_scope() as session:
+                run = files.import_file(session, engine, Path(path), system="1c", chunk_size=1000)
+                results.append(
+                    (
+                        Path(path).name,
+                        time.perf_counter() - started,
+                        run.status,
+                        run.created,
+                        run.updated,
+                        run.unchanged,
+                        run.rejected,
+                        run.error,
+                    )
+                )
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((results, peak_kb))
+
+
+def run_import(url: str, instance: Path, paths: list[Path]):  # type: ignore[no-untyped-def]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(
+        target=_import_child, args=(url, str(instance), [str(p) for p in paths], queue)
+    )
+    child.start()
+    results = queue.get()
+    child.join()
+    return results
+
+
+def copy_baseline(url: str, offers: int, orders: int, volume) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """COPY the same records (offer prices, orders, order lines) into staging tables."""
+    import psycopg
+
+    from erp_bridge import simulator
+
+    rows = 0
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            "CREATE UNLOGGED TABLE bench_price (offer text, price_type text, price numeric(14,2));"
+            "CREATE UNLOGGED TABLE bench_order (external_id text, number text, placed_at "
+            "timestamptz, customer text, status text, total numeric(14,2));"
+            "CREATE UNLOGGED TABLE bench_line (order_id text, product text, name text, "
+            "quantity numeric, price numeric(14,2), amount numeric(14,2))"
+        )
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            with cur.copy("COPY bench_price FROM STDIN") as copy:
+                for i in range(offers):
+                    rec = simulator.offer(i % volume.products, volume)
+                    for price in rec["prices"]:
+                        copy.write_row((rec["id"], price["type"], price["price"]))
+                        rows += 1
+            with cur.copy("COPY bench_order FROM STDIN") as copy:
+                for i in range(orders):
+                    rec = simulator.order(i, volume)
+                    copy.write_row(
+                        (
+                            rec["id"],
+                            rec["number"],
+                            rec["date"],
+                            rec["customer"],
+                            rec["status"],
+                            rec["total"],
+                        )
+                    )
+            with cur.copy("COPY bench_line FROM STDIN") as copy:
+                for i in range(orders):
+                    rec = simulator.order(i, volume)
+                    for line in rec["lines"]:
+                        copy.write_row(
+                            (
+                                rec["id"],
+                                line["product"],
+                                line["name"],
+                                line["quantity"],
+                                line["price"],
+                                line["amount"],
+                            )
+                        )
+        conn.commit()
+        elapsed = time.perf_counter() - started
+    return elapsed, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="1.0 = 1,000,000 offers and 200,000 orders"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    args = parser.parse_args()
+
+    import psycopg
+
+    from erp_bridge import simulator
+    from portal import migrate
+
+    offers = max(1, int(FULL_OFFERS * args.scale))
+    orders = max(1, int(FULL_ORDERS * args.scale))
+    products = min(offers, 100_000)
+    customers = max(1, min(orders // 4, 50_000))
+    volume = simulator.Volume(customers=customers, products=products, orders=orders)
+
+    name = f"bench_erp_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    work = Path(tempfile.mkdtemp(prefix="erp-bench-"))
+    try:
+        migrate.upgrade(url)
+        print(
+            f"scale {args.scale}: {offers:,} offers × 3 prices, {orders:,} orders; "
+            f"{products:,} products, {customers:,} customers",
+            flush=True,
+        )
+        t = time.perf_counter()
+        setup = [
+            simulator.write_customers(work / "contragents.xml", volume),
+            simulator.write_catalog(work / "import.xml", volume),
+        ]
+        offers_file = simulator.write_offers(work / "offers.xml", volume, count=offers)
+        orders_file = simulator.write_orders(work / "orders.xml", volume)
+        small_offers = simulator.write_offers(
+            work / "offers-quarter.xml", volume, count=max(1, offers // 4)
+        )
+        print(
+            f"files written in {time.perf_counter() - t:.1f}s: offers "
+            f"{offers_file.stat().st_size / 2**20:.0f} MB, orders "
+            f"{orders_file.stat().st_size / 2**20:.0f} MB",
+            flush=True,
+        )
+
+        results, _peak = run_import(url, work, setup)
+        for row in results:
+            print(f"  setup {row[0]}: {row[1]:.1f}s {row[2]} created {row[3]}", flush=True)
+
+        results, peak_kb = run_import(url, work, [offers_file, orders_file])
+        seconds = sum(row[1] for row in results)
+        for row in results:
+            print(
+                f"  {row[0]}: {row[1]:.1f}s {row[2]} created {row[3]} updated {row[4]} "
+                f"unchanged {row[5]} rejected {row[6]} {row[7] or ''}",
+                flush=True,
+            )
+        records = offers + orders
+        rate = records / seconds
+
+        again, _ = run_import(url, work, [offers_file, orders_file])
+        again_seconds = sum(row[1] for row in again)
+
+        _small, small_peak_kb = run_import(url, work, [small_offers])
+
+        copy_seconds, copy_rows = copy_baseline(url, offers, orders, volume)
+        copy_rate = records / copy_seconds
+
+        print()
+        print(
+            f"import (first load):   {records:,} records in {seconds:.1f}s = {rate:,.0f} records/s"
+        )
+        print(
+            f"import (same files again, all unchanged): {again_seconds:.1f}s = "
+            f"{records / again_seconds:,.0f} records/s"
+        )
+        print(
+            f"COPY baseline:         {records:,} records ({copy_rows:,} rows) in "
+            f"{copy_seconds:.1f}s = {copy_rate:,.0f} records/s"
+        )
+        print(f"ratio import/COPY:     {rate / copy_rate:.3f}  (target >= 0.25)")
+        print(
+            f"peak RSS, full import: {peak_kb / 1024:.0f} MB; quarter-size offers file: "
+            f"{small_peak_kb / 1024:.0f} MB"
+        )
+        print(f"target >= 20,000 records/s: {'met' if rate >= 20_000 else 'NOT met'}")
+    finally:
+        if not args.keep:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
