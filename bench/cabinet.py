@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from portal.cli import SERVE_THREADS  # noqa: E402  (after the sys.path line above)
+
 FULL_CUSTOMERS = 10_000
 FULL_ORDERS = 1_000_000
 PRODUCTS = 500
@@ -413,6 +415,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="per measured route")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=SERVE_THREADS,
+        help="gunicorn threads per worker (default: what `portal serve` runs with)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--database",
@@ -462,6 +470,8 @@ def main() -> None:
                 str(gunicorn),
                 "--workers",
                 str(args.workers),
+                "--threads",
+                str(args.threads),
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--log-level",
@@ -492,7 +502,8 @@ def main() -> None:
         hello = results["hello-world"]["rps"]
         print(
             f"\nscale {args.scale}: {customers} customers, {orders} orders; gunicorn "
-            f"{args.workers} workers, C={args.concurrency}, {args.seconds:.0f} s per route"
+            f"{args.workers} workers × {args.threads} threads, C={args.concurrency}, "
+            f"{args.seconds:.0f} s per route"
         )
         reference = results["my sessions"]["rps"] / hello
         print(f"reference: foundation page /auth/sessions / hello-world = {reference:.2f}")

@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-" + "y" * 40
 
+from portal.cli import SERVE_THREADS  # noqa: E402  (after the sys.path line above)
+
 
 def bench_app():
     """The gunicorn entry point: the portal, rate limits off, plus a hello-world route."""
@@ -69,7 +71,7 @@ def _drop_database(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _environ(url: str, origin: str, instance: Path) -> dict[str, str]:
+def _environ(url: str, origin: str, instance: Path, redis_url: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         PORTAL_ENV="development",
@@ -78,6 +80,7 @@ def _environ(url: str, origin: str, instance: Path) -> dict[str, str]:
         PORTAL_SECRET_KEY=SECRET,
         PORTAL_INSTANCE_DIR=str(instance),
         PORTAL_LOG_LEVEL="WARNING",
+        PORTAL_REDIS_URL=redis_url,
     )
     return env
 
@@ -198,7 +201,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--threads", type=int, default=1, help="gunicorn threads per worker (1: sync workers)"
+        "--redis",
+        default="redis://127.0.0.1:6379/12",
+        help="PORTAL_REDIS_URL of the served portal, as in production (challenges, limits); "
+        "'' for none (challenges in PostgreSQL)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=SERVE_THREADS,
+        help="gunicorn threads per worker (default: what `portal serve` runs with)",
     )
     args = parser.parse_args()
 
@@ -223,7 +235,7 @@ def main() -> None:
                 "bench.signin:bench_app()",
             ],
             cwd=ROOT,
-            env=_environ(url, origin, instance),
+            env=_environ(url, origin, instance, args.redis),
         )
         for _ in range(100):
             try:
@@ -247,7 +259,7 @@ def main() -> None:
         print(
             f"customers={args.customers} concurrency={args.concurrency} "
             f"workers={args.workers} threads={args.threads} seconds={args.seconds} "
-            "(PostgreSQL, gunicorn)"
+            f"(PostgreSQL, gunicorn, Redis: {args.redis or 'none'})"
         )
         hello_rate = _summary(
             "hello-world", _run(clients, lambda i, c: c.hello(), args.seconds), args.seconds
