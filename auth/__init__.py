@@ -39,8 +39,10 @@ def init_app(app: Flask) -> None:
     from . import enroll_views, key_views, labels, tasks, views  # noqa: F401  (routes, tasks)
     from .card import customer_keys_section
     from .cli import keys_group, staff_group
+    from .policy import check_metadata_file
     from .welcome import enrollment_links
 
+    check_metadata_file(app.config["PORTAL"].fido_mds_file)
     login_manager.init_app(app)
     login_manager.session_protection = None  # the server-side session row is the protection
     app.register_blueprint(bp)

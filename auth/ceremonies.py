@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from fido2.attestation.base import InvalidAttestation
 from fido2.utils import websafe_encode
 from fido2.webauthn import (
     AttestedCredentialData,
@@ -502,6 +503,17 @@ def register_verify(db: Session, browser: str, response: Any) -> tuple[Key, dict
     policy = key_policy(db)
     try:
         auth_data = fido_server(policy.attestation).register_complete(state, parsed)
+    except InvalidAttestation as exc:
+        # Only with direct attestation and the FIDO metadata: the key could not prove
+        # that it is a certified model listed there (or its model is revoked).
+        raise _fail(
+            db,
+            "model_not_allowed",
+            _("This key model is not accepted here. Please use a key issued by us."),
+            kind="register",
+            owner=owner,
+            detail=f"{exc.__class__.__name__}: {exc}",
+        ) from exc
     except ValueError as exc:
         if "verif" in str(exc) and "User" in str(exc):
             code, message = (

@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal import runtime_settings
+from portal.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,25 @@ def _load_metadata(path: str, mtime: float) -> MetadataBlobPayload:
     return parse_blob(blob, root)
 
 
+def check_metadata_file(path: Path | None) -> None:
+    """Refuse to start with a ``PORTAL_FIDO_MDS_FILE`` that cannot be read or verified.
+
+    Checked once at start-up, so that a bad file is one clear line for the operator
+    rather than a failed registration later.
+    """
+    if path is None:
+        return
+    try:
+        _load_metadata(str(path), path.stat().st_mtime)
+    except OSError as exc:
+        raise ConfigError(f"PORTAL_FIDO_MDS_FILE: cannot read {path} ({exc.strerror})") from exc
+    except Exception as exc:  # a bad signature, chain or content: all mean "do not use it"
+        raise ConfigError(
+            f"PORTAL_FIDO_MDS_FILE: {path} is not a FIDO metadata BLOB that verifies "
+            f"against its root ({exc.__class__.__name__})"
+        ) from exc
+
+
 def metadata() -> MetadataBlobPayload | None:
     """The parsed ``PORTAL_FIDO_MDS_FILE``, or None when not configured."""
     path = current_app.config["PORTAL"].fido_mds_file
@@ -164,6 +184,19 @@ def model_name(aaguid: str) -> str | None:
     if entry is None or entry.metadata_statement is None:
         return None
     return entry.metadata_statement.description
+
+
+class _MetadataVerifier(MdsAttestationVerifier):
+    """python-fido2's metadata verifier, refusing self attestation instead of crashing.
+
+    A self-attested key (or one with no attestation) has no certificate to chain to the
+    metadata's roots; fido2 2.2 indexes the empty trust path and raises IndexError.
+    """
+
+    def ca_lookup(self, attestation_result, auth_data):  # type: ignore[no-untyped-def]
+        if not attestation_result.trust_path:
+            return None  # the caller raises UntrustedAttestation("No root found …")
+        return super().ca_lookup(attestation_result, auth_data)
 
 
 def _origin_check(expected: str):
@@ -195,7 +228,7 @@ def _build_server(attestation: str) -> Fido2Server:
     verifier = None
     payload = metadata()
     if attestation == "direct" and payload is not None:
-        verifier = MdsAttestationVerifier(payload)
+        verifier = _MetadataVerifier(payload)
     server = Fido2Server(
         PublicKeyCredentialRpEntity(name=settings.company.name, id=settings.rp_id),
         attestation=AttestationConveyancePreference(attestation),

@@ -35,10 +35,10 @@ def main() -> None:
     """Console entry point: a bad setting is one clear line and exit status 2."""
     try:
         load_settings()
-    except ConfigError as exc:
+        cli.main(prog_name="portal")
+    except ConfigError as exc:  # from the settings, or from a package checking its own
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
-    cli.main(prog_name="portal")
 
 
 def register(app: Flask) -> None:

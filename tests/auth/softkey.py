@@ -86,8 +86,13 @@ class SoftKey:
         rp_id: str | None = None,
         uv: bool = True,
         attestation: str = "none",
+        attestation_cert: Any = None,
     ) -> dict[str, Any]:
-        """Answer ``{"publicKey": PublicKeyCredentialCreationOptionsJSON}`` like toJSON()."""
+        """Answer ``{"publicKey": PublicKeyCredentialCreationOptionsJSON}`` like toJSON().
+
+        ``attestation="packed"`` is self attestation, or, with ``attestation_cert`` (a
+        ``tests.auth.mds.Authority``), full attestation by that certificate.
+        """
         public_key = options["publicKey"]
         excluded = {unb64u(c["id"]) for c in public_key.get("excludeCredentials") or []}
         if self.credential_id in excluded:
@@ -103,9 +108,15 @@ class SoftKey:
         flags = UP | AT | (UV if uv else 0)
         auth_data = self._auth_data(flags, rp_id, attested)
         client_data = self._client_data("webauthn.create", public_key["challenge"], origin)
-        if attestation == "packed":
-            signature = self._sign(auth_data + hashlib.sha256(client_data).digest())
-            statement: dict[str, Any] = {"alg": -7, "sig": signature}
+        signed = auth_data + hashlib.sha256(client_data).digest()
+        if attestation == "packed" and attestation_cert is not None:
+            statement: dict[str, Any] = {
+                "alg": -7,
+                "sig": attestation_cert.key.sign(signed, ec.ECDSA(hashes.SHA256())),
+                "x5c": [attestation_cert.der],
+            }
+        elif attestation == "packed":
+            statement = {"alg": -7, "sig": self._sign(signed)}
         else:
             statement = {}
         attestation_object = cbor.encode(
