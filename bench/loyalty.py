@@ -246,6 +246,7 @@ def main() -> int:
             "PORTAL_DATABASE_URL": url,
             "PORTAL_ORIGIN": "http://localhost",
             "PORTAL_SECRET_KEY": "bench-" + "x" * 40,
+            "PORTAL_LOG_LEVEL": "WARNING",  # a line per request would be most of the output
         }
         app = create_app({"TESTING": True}, load_settings(environ))
         engine = app.extensions["db_engine"]

@@ -17,14 +17,12 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from . import demo, fastformat, labels, panels, views  # noqa: F401  (routes register)
+    from . import demo, labels, panels, views  # noqa: F401  (routes register)
 
     app.register_blueprint(bp)
     app.add_template_global(labels.label, "orders_label")
     app.add_template_global(labels.badge_class, "orders_badge")
     app.add_template_global(labels.badge_html, "orders_badge_html")
-    app.add_template_filter(fastformat.money, "orders_money")
-    app.add_template_filter(fastformat.date, "orders_date")
     registry = get_registry(app)
     registry.add_nav(NavItem("orders.order_list", _l("Orders"), "customer", order=100))
     registry.add_nav(NavItem("orders.document_list", _l("Documents"), "customer", order=110))
