@@ -7,12 +7,15 @@ changes). A client's secret is shown once, on the answer to the POST that made i
 from __future__ import annotations
 
 import json
+import logging
 
+from celery.exceptions import Retry
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from kombu.exceptions import OperationalError
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
@@ -25,6 +28,8 @@ from portal.db import get_session
 from portal.registry import NavItem, get_registry
 
 from . import bp
+
+log = logging.getLogger(__name__)
 
 
 @bp.record_once
@@ -125,9 +130,25 @@ def erp_pull_now(source_id: int):
     source = next((s for s in services.pull_sources(db) if s.id == source_id), None)
     if source is None:
         abort(404)
+    failed = []
     for stream in source.streams.split():
-        tasks.pull_stream.delay(source.id, stream)
-    flash(_("The pull of %(name)s is queued.", name=source.name), "success")
+        try:
+            tasks.pull_stream.delay(source.id, stream)
+        except (OperationalError, Retry) as exc:
+            # The broker is down, or (run inline, without a broker) the feed did not answer
+            # and the failed run is recorded: either way the scheduled pull tries again.
+            log.warning("pull of %s/%s not started: %s", source.system, stream, exc)
+            failed.append(stream)
+    if failed:
+        flash(
+            _(
+                "The pull of %(name)s could not start now; the scheduled pull will try again.",
+                name=source.name,
+            ),
+            "error",
+        )
+    else:
+        flash(_("The pull of %(name)s is queued.", name=source.name), "success")
     return redirect(url_for("admin.erp_index"))
 
 

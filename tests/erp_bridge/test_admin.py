@@ -112,3 +112,48 @@ def test_client_secret_is_shown_once_rotated_and_revoked(client, db):
     assert not db.get(ErpClient, row.id).is_active
     events = {e.event for e in db.scalars(select(AuditEvent))}
     assert {"erp.client_created", "erp.client_rotated", "erp.client_revoked"} <= events
+
+
+def test_pull_now_answers_even_when_the_pull_cannot_start(app, client, db, monkeypatch):
+    """An unreachable feed (run inline here) or a broker outage: a message, not a 500."""
+    import socket
+
+    from kombu.exceptions import OperationalError
+
+    from erp_bridge import services, tasks
+    from erp_bridge.models import RunStatus, SyncRun
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # closed again: nothing answers
+    source = services.add_pull_source(
+        db,
+        name="Симулятор",
+        system="sim",
+        base_url=url,
+        token_url=f"{url}/oauth/token",
+        client_id="portal",
+        client_secret="sim-secret",
+        streams=["customers"],
+        secret_key=app.config["PORTAL"].secret_key,
+    )
+    db.commit()
+    sign_in(client, db, make_staff(db, "admin"))
+    token = csrf_token(client, "/staff/erp")
+    page = client.post(
+        f"/staff/erp/sources/{source.id}/pull", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert page.status_code == 200
+    assert "не удалось начать" in page.get_data(as_text=True)
+    run = db.scalar(select(SyncRun).where(SyncRun.system == "sim"))
+    assert run.status == RunStatus.FAILED and run.error.startswith("transport")
+
+    def broker_down(*_args):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.pull_stream, "delay", broker_down)
+    page = client.post(
+        f"/staff/erp/sources/{source.id}/pull", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert page.status_code == 200
+    assert "не удалось начать" in page.get_data(as_text=True)
