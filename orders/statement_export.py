@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
@@ -69,22 +70,23 @@ def money_text(value: Decimal) -> str:
     return pdf.rub(value)
 
 
-def verdict(found: Statement, company: str) -> str:
-    """Who owes whom at the end of the period, in words."""
+def verdict(found: Statement, company: str, money: Callable[[Decimal], str] | None = None) -> str:
+    """Who owes whom at the end of the period, in words (``money`` formats the amount)."""
+    money = money or money_text
     when = day_text(found.date_to)
     if found.in_favour == "company":
         return _(
             "Debt in favour of %(party)s as of %(date)s: %(amount)s.",
             party=company,
             date=when,
-            amount=money_text(found.closing),
+            amount=money(found.closing),
         )
     if found.in_favour == "customer":
         return _(
             "Debt in favour of %(party)s as of %(date)s: %(amount)s.",
             party=found.customer_name,
             date=when,
-            amount=money_text(-found.closing),
+            amount=money(-found.closing),
         )
     return _("There is no debt as of %(date)s.", date=when)
 
@@ -153,7 +155,7 @@ def _pdf(found: Statement, company: str, company_address: str) -> bytes:
         Spacer(1, 2 * mm),
     ]
     rows: list[list[object]] = [
-        [_("Date"), _("Document"), _("Debit"), _("Credit"), _("Balance")],
+        [_("Date"), _("Document"), _("Debit"), _("Credit"), _("Running balance")],
         ["", _("Opening balance"), "", "", money_text(found.opening)],
     ]
     for line in found.lines:
@@ -261,7 +263,7 @@ def xlsx_bytes(found: Statement, company: str) -> bytes:
     sheet.append([_("According to %(company)s, roubles", company=company)])
     sheet.append([])
     header_row = sheet.max_row + 1
-    sheet.append([_("Date"), _("Document"), _("Debit"), _("Credit"), _("Balance")])
+    sheet.append([_("Date"), _("Document"), _("Debit"), _("Credit"), _("Running balance")])
     sheet.append([None, _("Opening balance"), None, None, found.opening])
     for line in found.lines:
         op = line.operation

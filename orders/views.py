@@ -405,7 +405,7 @@ def _render_statement(form: StatementForm, found: statements.Statement | None, s
         act_form=act_form,
         company=company,
         describe=statement_export.describe,
-        verdict=statement_export.verdict(found, company) if found else None,
+        verdict=statement_export.verdict(found, company, fastformat.money) if found else None,
     ), status
 
 
