@@ -6,13 +6,13 @@ dashboard never shows an empty placeholder.
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from auth.guards import staff_may
 
-from . import services, statement_export
+from . import fastformat, services, statement_export
 from . import statement as statements
 from .forms import StatementForm
 
@@ -71,10 +71,12 @@ def statement_card_section(session: Session, customer_id: int) -> Markup | None:
     if valid:
         found = statements.statement(session, customer_id, form.date_from.data, form.date_to.data)
     payments = services.customer_payments(session, customer_id, limit=10)
+    company = current_app.config["PORTAL"].company.name
     return _render(
         "orders/panels/statement_card.html",
         form=form,
         found=found,
         payments=payments,
         describe=statement_export.describe,
+        verdict=statement_export.verdict(found, company, fastformat.money) if found else None,
     )

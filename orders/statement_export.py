@@ -132,7 +132,7 @@ def _pdf(found: Statement, company: str, company_address: str) -> bytes:
         pageCompression=1,
     )
     parties = _(
-        "mutual settlements between %(company)s and %(customer)s",
+        "between %(company)s and %(customer)s",
         company=company,
         customer=found.customer_name
         + (f", {_('INN')} {found.customer_inn}" if found.customer_inn else ""),
@@ -245,7 +245,7 @@ def xlsx_bytes(found: Statement, company: str) -> bytes:
     sheet.append(
         [
             _(
-                "mutual settlements between %(company)s and %(customer)s",
+                "between %(company)s and %(customer)s",
                 company=company,
                 customer=found.customer_name,
             )
