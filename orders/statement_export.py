@@ -188,7 +188,7 @@ def _pdf(found: Statement, company: str, company_address: str) -> bytes:
                 ("FONT", (0, -2), (-1, -1), "DejaVuSans-Bold", 8),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8f0f8")),
-                ("ALIGN", (2, 1), (-1, -1), "RIGHT"),
+                ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]
         )

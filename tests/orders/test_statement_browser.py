@@ -131,7 +131,8 @@ def test_statement_in_the_browser(live, page, tmp_path):
 
     with page.expect_download() as download_info:
         page.click("text=Скачать PDF")
-    pdf_path = tmp_path / "act.pdf"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pdf_path = SHOTS / "act.pdf"  # kept next to the screenshots, to be looked at too
     download_info.value.save_as(pdf_path)
     assert pdf_path.read_bytes().startswith(b"%PDF-")
 

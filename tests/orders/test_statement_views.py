@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import shutil
+import subprocess
 from decimal import Decimal
 from urllib.parse import unquote
 
@@ -235,3 +237,18 @@ def test_the_staff_card_shows_the_statement_to_those_allowed(client, db, custome
         )
         assert bad.status_code == 200
         assert "Период заканчивается раньше, чем начинается." in bad.get_data(as_text=True)
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
+def test_pdf_text_carries_the_act_and_its_totals(client, db, customer, tmp_path):
+    sign_in(client, db, customer)
+    path = tmp_path / "act.pdf"
+    path.write_bytes(client.get("/statement/export.pdf", query_string=OCTOBER).data)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    assert "Акт сверки взаимных расчётов" in text
+    assert "за период с 01.10.2026 по 31.10.2026" in text
+    assert "Отгрузка № РН-0001" in text and "Оплата № ПП-4711" in text
+    assert "5 400,00 ₽" in text and "4 000,00 ₽" in text
+    assert "Задолженность в пользу ООО «Техснаб» на 31.10.2026: 1 400,00 ₽." in text
