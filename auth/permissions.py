@@ -40,6 +40,8 @@ MATRIX: dict[str, frozenset[StaffRole]] = {
     "loyalty.adjust": frozenset({ADMIN, MANAGER}),
     "loyalty.identify": EVERYONE,
     # ERP sync monitor and the ERP clients' credentials.
+    # The statement of account and payments on the customer card (customer scope applies).
+    "statements.view": frozenset({ADMIN, MANAGER, SUPPORT}),
     "sync.view": frozenset({ADMIN, SUPPORT}),
     "sync.retry": frozenset({ADMIN}),
     "erp_clients.manage": frozenset({ADMIN}),

@@ -163,7 +163,11 @@ class CmlReader:
                 yield "offer", offer(elem)
                 _free(elem)
             elif name == "Документ":
-                yield "order", order(elem)
+                operation = (value(elem, "ХозОперация") or "").strip()
+                if operation in PAYMENT_OPERATIONS:
+                    yield "payment", payment(elem, PAYMENT_OPERATIONS[operation])
+                else:
+                    yield "order", order(elem)
                 _free(elem)
             elif name == "Контрагент" and self._in("Контрагенты", "КоммерческаяИнформация", elem):
                 yield "customer", counterparty(elem)
@@ -317,12 +321,45 @@ def counterparty(elem: etree._Element) -> dict[str, Any]:
     }
 
 
-def order(elem: etree._Element) -> dict[str, Any]:
+def _buyer(elem: etree._Element) -> etree._Element | None:
     buyers = children(child(elem, "Контрагенты"), "Контрагент")
-    buyer = next(
+    return next(
         (c for c in buyers if (value(c, "Роль") or "").lower() == "покупатель"),
         buyers[0] if buyers else None,
     )
+
+
+# ХозОперация of the money documents in CommerceML 2 (the schema's enumeration): money
+# from the buyer is a payment, money back to the buyer a refund.
+PAYMENT_OPERATIONS = {
+    "Выплата безналичных денег": "payment",
+    "Выплата наличных денег": "payment",
+    "Возврат безналичных денег": "refund",
+    "Возврат наличных денег": "refund",
+}
+
+
+def payment(elem: etree._Element, kind: str) -> dict[str, Any]:
+    """A payment document: ``Основание`` names the order it pays (its Ид), the requisites
+    "Проведен" and "ПометкаУдаления" say whether it still counts."""
+    buyer = _buyer(elem)
+    date, time = value(elem, "Дата"), value(elem, "Время")
+    return {
+        "id": value(elem, "Ид"),
+        "number": value(elem, "Номер"),
+        "date": f"{date}T{time}" if date and time else date,
+        "customer": value(buyer, "Ид") if buyer is not None else None,
+        "amount": value(elem, "Сумма"),
+        "currency": value(elem, "Валюта") or "RUB",
+        "kind": kind,
+        "order": value(elem, "Основание"),
+        "purpose": value(elem, "Комментарий"),
+        "attributes": attributes(elem),
+    }
+
+
+def order(elem: etree._Element) -> dict[str, Any]:
+    buyer = _buyer(elem)
     date, time = value(elem, "Дата"), value(elem, "Время")
     lines = []
     for item in children(child(elem, "Товары"), "Товар"):

@@ -470,6 +470,113 @@ def upsert_document(ctx: Context, rec: dict[str, Any], local_id: int | None) -> 
     )
 
 
+# --------------------------------------------------------------------------- payments
+
+
+def _payment_kind(raw: dict[str, Any]) -> str:
+    kind = (r.text(raw, "kind", limit=20) or "payment").lower()
+    if kind in ("payment", "оплата", "поступление"):
+        return "payment"
+    if kind in ("refund", "возврат"):
+        return "refund"
+    raise InvalidRecord(f"'kind' must be payment or refund: {kind}")
+
+
+def normalize_payment(raw: dict[str, Any]) -> dict[str, Any]:
+    """A payment (or refund) document; "posted": false or "deleted": true (1C: Проведен,
+    ПометкаУдаления) reverse it. It names its customer, or at least the order it pays."""
+    attrs = raw.get("attributes") or {}
+    if not isinstance(attrs, dict):
+        raise InvalidRecord("'attributes' must be an object")
+    posted = r.flag(raw, "posted", default=r.flag(attrs, "Проведен", default=True))
+    deleted = r.flag(raw, "deleted", default=r.flag(attrs, "ПометкаУдаления", default=False))
+    customer = r.text(raw, "customer", limit=128)
+    order = r.text(raw, "order", limit=128)
+    if customer is None and order is None:
+        raise InvalidRecord("'customer' is missing (and no 'order' names it)")
+    cancelled_at = r.moment(raw, "cancelled_at")
+    return {
+        "id": r.external_id(raw),
+        "customer": customer,
+        "order": order,
+        "document": r.text(raw, "document", limit=128),
+        "number": r.text(raw, "number", required=True, limit=64),
+        "paid_at": r.moment(raw, "date", required=True).isoformat(),
+        "amount": str(r.money(raw, "amount")),
+        "currency": _currency(raw.get("currency")),
+        "kind": _payment_kind(raw),
+        "purpose": r.text(raw, "purpose", limit=300),
+        "cancelled": deleted or not posted,
+        "cancelled_at": cancelled_at.isoformat() if cancelled_at else None,
+    }
+
+
+def _payment_input(ctx: Context, rec: dict[str, Any], owners: dict[int, int]) -> Any:
+    """The ``PaymentInput`` of a record; ``owners`` maps local order ids to customers."""
+    order_id = ctx.require("order", rec["order"], "order") if rec["order"] else None
+    document_id = ctx.require("document", rec["document"], "document") if rec["document"] else None
+    if rec["customer"]:
+        customer_id = ctx.require("customer", rec["customer"], "customer")
+    else:
+        assert order_id is not None
+        customer_id = owners.get(order_id)
+        if customer_id is None:
+            raise InvalidRecord(f"unknown order: {rec['order']}")
+    return _service("orders", "PaymentInput")(
+        customer_id=customer_id,
+        external_id=rec["id"],
+        number=rec["number"],
+        paid_at=r.moment(rec, "paid_at"),
+        amount=Decimal(rec["amount"]),
+        kind=rec["kind"],
+        order_id=order_id,
+        document_id=document_id,
+        purpose=rec["purpose"],
+        cancelled=rec["cancelled"],
+        cancelled_at=r.moment(rec, "cancelled_at"),
+        currency=rec["currency"],
+    )
+
+
+def upsert_payments(
+    ctx: Context, batch: list[tuple[dict[str, Any], int | None]]
+) -> list[int | str]:
+    """A chunk of payments through ``orders.services.upsert_payments`` (set-based)."""
+    ctx.prefetch("customer", {rec["customer"] for rec, _local in batch if rec["customer"]})
+    ctx.prefetch("order", {rec["order"] for rec, _local in batch if rec["order"]})
+    ctx.prefetch("document", {rec["document"] for rec, _local in batch if rec["document"]})
+    orphans = {
+        ctx.local_id("order", rec["order"])
+        for rec, _local in batch
+        if rec["order"] and not rec["customer"]
+    }
+    owners = _service("orders", "order_customers")(ctx.session, {o for o in orphans if o})
+    answers: list[int | str] = []
+    inputs: list[Any] = []
+    positions: list[int] = []
+    for position, (rec, _local) in enumerate(batch):
+        try:
+            inputs.append(_payment_input(ctx, rec, owners))
+        except InvalidRecord as exc:
+            answers.append(str(exc))
+            continue
+        answers.append(0)
+        positions.append(position)
+    done = _service("orders", "upsert_payments")(ctx.session, inputs)
+    for index, reason in done.rejected.items():
+        answers[positions[index]] = reason
+    for index, payment_id in done.ids.items():
+        answers[positions[index]] = payment_id
+    return answers
+
+
+def upsert_payment(ctx: Context, rec: dict[str, Any], local_id: int | None) -> int:
+    answer = upsert_payments(ctx, [(rec, local_id)])[0]
+    if isinstance(answer, str):
+        raise InvalidRecord(answer)
+    return answer
+
+
 # --------------------------------------------------------------------------- loyalty
 
 
@@ -509,5 +616,6 @@ for _handler in (
     Handler("shipment", "shipments", normalize_shipment, upsert_shipment),
     Handler("document", "documents", normalize_document, upsert_document),
     Handler("bonus", "bonus_operations", normalize_bonus, upsert_bonus),
+    Handler("payment", "payments", normalize_payment, upsert_payment, upsert_many=upsert_payments),
 ):
     register(_handler)

@@ -202,6 +202,37 @@ RECORDS: dict[str, dict[str, Any]] = {
             "comment": "Заказ ТС-000077",
         },
     },
+    "payments": {
+        "required": ["id", "number", "date", "amount"],
+        "properties": {
+            "customer": {
+                **_NSTR,
+                "description": "the payer; may be left out when 'order' is given",
+            },
+            "order": {**_NSTR, "description": "the order it pays, when known"},
+            "document": {**_NSTR, "description": "the document (invoice) it pays, when known"},
+            "number": _STR,
+            "date": {**_TIME, "description": "when the money moved (a naive time is Moscow)"},
+            "amount": _MONEY,
+            "currency": {**_STR, "description": "RUB only"},
+            "kind": {"type": "string", "enum": ["payment", "refund"]},
+            "purpose": _NSTR,
+            "posted": {**_BOOL, "description": "false: un-posted in the ERP, reversed"},
+            "deleted": {**_BOOL, "description": "true: marked for deletion, reversed"},
+            "cancelled_at": {**_NTIME, "description": "when it was reversed (default: now)"},
+        },
+        "example": {
+            "id": "P-12",
+            "customer": "C-1001",
+            "order": "O-77",
+            "number": "ПП-512",
+            "date": "2026-11-21T11:30:00+03:00",
+            "amount": "48200.00",
+            "kind": "payment",
+            "purpose": "Оплата по счёту СЧ-9",
+            "posted": True,
+        },
+    },
 }
 
 

@@ -205,6 +205,26 @@ def bonus(i: int, volume: Volume) -> dict[str, Any]:
     }
 
 
+def payment(i: int, volume: Volume) -> dict[str, Any]:
+    """The payment of order ``i``: in full, or half of it for every third order; every
+    eleventh is un-posted in the ERP (the portal must reverse it)."""
+    paid = order(i, volume)
+    total = Decimal(paid["total"])
+    amount = total if i % 3 else (total / 2).quantize(Decimal("0.01"))
+    return {
+        "id": _guid(3, i),
+        "customer": paid["customer"],
+        "order": paid["id"],
+        "number": f"ПП-{i:07d}",
+        "date": (BASE_TIME + dt.timedelta(hours=i, days=3)).isoformat(),
+        "amount": f"{amount:.2f}",
+        "kind": "payment",
+        "purpose": f"Оплата по заказу {paid['number']}",
+        "posted": i % 11 != 5,
+        "updated_at": _stamp(i, 0),
+    }
+
+
 def stream_records(stream: str, volume: Volume) -> Iterator[dict[str, Any]]:
     makers: dict[str, tuple[int, Callable[[int], dict[str, Any]]]] = {
         "customers": (volume.customers, lambda i: customer(i, volume)),
@@ -214,6 +234,7 @@ def stream_records(stream: str, volume: Volume) -> Iterator[dict[str, Any]]:
         "offers": (volume.products, lambda i: offer(i, volume)),
         "orders": (volume.orders, lambda i: order(i, volume)),
         "bonus_operations": (volume.orders, lambda i: bonus(i, volume)),
+        "payments": (volume.orders, lambda i: payment(i, volume)),
     }
     if stream not in makers:
         return iter(())
@@ -229,6 +250,7 @@ STREAMS = (
     "offers",
     "orders",
     "bonus_operations",
+    "payments",
 )
 
 

@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     registry = get_registry(app)
     registry.add_nav(NavItem("orders.order_list", _l("Orders"), "customer", order=100))
     registry.add_nav(NavItem("orders.document_list", _l("Documents"), "customer", order=110))
+    registry.add_nav(NavItem("orders.statement_page", _l("Statement"), "customer", order=115))
     registry.add_nav(NavItem("orders.price_list", _l("My prices"), "customer", order=120))
     registry.add_nav(NavItem("orders.conditions_page", _l("My conditions"), "customer", order=130))
     registry.add_dashboard_panel(100, panels.open_orders_panel)
@@ -33,4 +34,5 @@ def init_app(app: Flask) -> None:
     registry.add_dashboard_panel(120, panels.reorders_panel)
     registry.add_dashboard_panel(900, panels.manager_panel)
     registry.add_customer_card_section(100, panels.customer_card_section)
+    registry.add_customer_card_section(105, panels.statement_card_section)
     registry.add_demo_loader(30, "orders", demo.load)

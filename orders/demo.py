@@ -22,6 +22,7 @@ from portal.clock import now
 from portal.models import Customer
 
 from . import pdf, services
+from . import statement as statements
 from .models import (
     Order,
     OrderLine,
@@ -229,6 +230,7 @@ def load(session: Session, rng: random.Random) -> None:
         _load_documents(session, rng, customer, orders)
         _load_reorders(session, rng, customer, orders, products)
         session.flush()
+        _load_payments(session, customer, orders)
 
 
 # --------------------------------------------------------------------------- catalog
@@ -621,6 +623,75 @@ def _load_documents(
                     vat=order.vat,
                 ),
             )
+
+
+# --------------------------------------------------------------------------- payments
+
+
+def _load_payments(
+    session: Session, customer: Customer, orders: list[tuple[Order, list[OrderLine]]]
+) -> None:
+    """Bank payments for the shipped orders as their payment status says (in full, half,
+    or not yet), refunds of returned orders, and now and then a payment the ERP un-posted
+    and entered again: a statement of account with every kind of line.
+
+    Its own random generator (seeded by the customer): the shared one keeps the sequence
+    the other demo loaders rely on."""
+    rng = random.Random(customer.id * 7919)
+    moment = now()
+    by_id = {order.id: order for order, _lines in orders}
+    rows: list[services.PaymentInput] = []
+    shipped = [
+        op
+        for op in statements.operations_until(session, customer.id, moment)
+        if op.kind == statements.SHIPMENT
+    ]
+    for op in sorted(shipped, key=lambda found: found.moment):
+        order = by_id.get(op.source[1])
+        if order is None or order.payment_status == "unpaid":
+            continue
+        amount = order.total if order.payment_status == "paid" else (order.total / 2)
+        amount = amount.quantize(KOPECK, ROUND_HALF_UP)
+        paid_at = min(op.moment + dt.timedelta(days=rng.uniform(1, 12)), moment)
+        number = f"ПП-{order.number[3:]}"
+        common = {
+            "customer_id": customer.id,
+            "order_id": order.id,
+            "paid_at": paid_at.replace(microsecond=0),
+            "amount": amount,
+            "purpose": f"Оплата по счёту СЧ-{order.number[3:]}, в т. ч. НДС 20 %",
+        }
+        if rng.random() < 0.06 and paid_at + dt.timedelta(days=3) < moment:
+            # Entered with a mistake, un-posted in 1C three days later, entered again.
+            rows.append(
+                services.PaymentInput(
+                    external_id=f"demo-payment-{order.id}-x",
+                    number=f"{number}-1",
+                    cancelled=True,
+                    cancelled_at=common["paid_at"] + dt.timedelta(days=3),
+                    **common,
+                )
+            )
+            common["paid_at"] += dt.timedelta(days=3, hours=2)
+        rows.append(
+            services.PaymentInput(external_id=f"demo-payment-{order.id}", number=number, **common)
+        )
+        if order.status == OrderStatus.RETURNED:
+            rows.append(
+                services.PaymentInput(
+                    customer_id=customer.id,
+                    external_id=f"demo-refund-{order.id}",
+                    number=f"ВД-{order.number[3:]}",
+                    paid_at=min(common["paid_at"] + dt.timedelta(days=14), moment),
+                    amount=amount,
+                    kind="refund",
+                    order_id=order.id,
+                    purpose=f"Возврат оплаты по заказу {order.number}",
+                )
+            )
+    done = services.upsert_payments(session, rows)
+    if done.rejected:
+        raise RuntimeError(f"demo payments refused: {done.rejected}")
 
 
 # --------------------------------------------------------------------------- reorders

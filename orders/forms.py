@@ -7,7 +7,7 @@ import secrets
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .labels import DOCUMENT_KIND, ORDER_STATUS
 
@@ -69,3 +69,32 @@ class ReorderEditForm(FlaskForm):
 
 class ReorderCancelForm(FlaskForm):
     pass
+
+
+def _check_period(form: FlaskForm, field: DateField) -> None:
+    start = form.date_from.data
+    if field.data and start:
+        if field.data < start:
+            raise ValidationError(_l("The period ends before it starts."))
+        if (field.data - start).days > 3 * 366 + 1:
+            raise ValidationError(_l("The period is longer than three years."))
+
+
+class StatementForm(_GetForm):
+    """The statement's period (GET: a link may carry it); both dates are Moscow days."""
+
+    date_from = DateField(_l("From"), validators=[InputRequired(_l("Enter the first day."))])
+    date_to = DateField(_l("To"), validators=[InputRequired(_l("Enter the last day."))])
+
+    def validate_date_to(self, field: DateField) -> None:
+        _check_period(self, field)
+
+
+class StatementActForm(FlaskForm):
+    """ "Ask for a signed act" for the period shown (CSRF-protected)."""
+
+    date_from = DateField(validators=[DataRequired()])
+    date_to = DateField(validators=[DataRequired()])
+
+    def validate_date_to(self, field: DateField) -> None:
+        _check_period(self, field)

@@ -377,3 +377,45 @@ class ReorderLine(Base):
     unit_price: Mapped[Decimal]
     discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     amount: Mapped[Decimal]
+
+
+# --------------------------------------------------------------------------- payments
+
+
+class PaymentKind(enum.StrEnum):
+    PAYMENT = "payment"  # money from the customer: a credit of the statement
+    REFUND = "refund"  # money back to the customer: a debit
+
+
+class Payment(Base):
+    """A payment document of the ERP (платёжное поручение, ПКО, возврат).
+
+    Never deleted: a document the ERP un-posts or marks for deletion keeps its row with
+    ``cancelled_at`` set, so that the statement shows the payment and its reversal (an act
+    already signed for an earlier period does not change afterwards)."""
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        Index("ix_payment_customer_paid", "customer_id", "paid_at", "id"),
+        Index("ix_payment_order", "order_id"),
+        CheckConstraint(_in("kind", PaymentKind), name="known_kind"),
+        CheckConstraint("amount > 0", name="positive_amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    number: Mapped[str] = mapped_column(String(64))
+    paid_at: Mapped[dt.datetime]
+    amount: Mapped[Decimal]  # roubles, always positive: ``kind`` gives the direction
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    kind: Mapped[str] = mapped_column(String(8), default=PaymentKind.PAYMENT)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer_order.id", ondelete="SET NULL")
+    )
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id", ondelete="SET NULL"))
+    purpose: Mapped[str | None] = mapped_column(String(300))  # назначение платежа
+    # Set when the ERP un-posted the document or marked it for deletion: the reversal.
+    cancelled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)

@@ -6,11 +6,15 @@ dashboard never shows an empty placeholder.
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template, request
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from . import services
+from auth.guards import staff_may
+
+from . import fastformat, services, statement_export
+from . import statement as statements
+from .forms import StatementForm
 
 
 def _render(template: str, **context) -> Markup:
@@ -49,3 +53,30 @@ def manager_panel(session: Session, customer_id: int) -> Markup | None:
 def customer_card_section(session: Session, customer_id: int) -> Markup | None:
     summary = services.customer_summary(session, customer_id)
     return _render("orders/panels/card.html", summary=summary)
+
+
+def statement_card_section(session: Session, customer_id: int) -> Markup | None:
+    """The staff card's statement of account for a period (``st_from``/``st_to`` in the
+    card's query string, the current quarter by default) and the latest payments; only
+    for staff allowed ``statements.view``."""
+    if not staff_may("statements.view"):
+        return None
+    start, end = statements.default_period(services.today_local())
+    form = StatementForm(formdata=None, data={"date_from": start, "date_to": end}, prefix="st")
+    valid = True
+    if "st-date_from" in request.args or "st-date_to" in request.args:
+        form = StatementForm(request.args, prefix="st")
+        valid = form.validate()
+    found = None
+    if valid:
+        found = statements.statement(session, customer_id, form.date_from.data, form.date_to.data)
+    payments = services.customer_payments(session, customer_id, limit=10)
+    company = current_app.config["PORTAL"].company.name
+    return _render(
+        "orders/panels/statement_card.html",
+        form=form,
+        found=found,
+        payments=payments,
+        describe=statement_export.describe,
+        verdict=statement_export.verdict(found, company, fastformat.money) if found else None,
+    )

@@ -71,6 +71,9 @@ def _rub(value: Decimal) -> str:
     return f"{whole} ₽"
 
 
+rub = _rub  # for the other documents drawn here (the statement of account)
+
+
 def render(data: DocData) -> bytes:
     _fonts()
     styles = {

@@ -38,6 +38,8 @@ from .models import (
     OrderLine,
     OrderStatus,
     OrderStatusEvent,
+    Payment,
+    PaymentKind,
     PaymentStatus,
     Price,
     PriceType,
@@ -1028,6 +1030,216 @@ def upsert_shipments(session: Session, rows: Sequence[ShipmentInput]) -> Shipmen
     return batch
 
 
+# =========================================================================== payments (ERP)
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    """One payment document of the ERP (see ``upsert_payments``).
+
+    ``amount`` is positive in roubles; ``kind`` says the direction ("payment": from the
+    customer, "refund": back to the customer). ``cancelled`` is the ERP's "not posted" or
+    "marked for deletion"; ``cancelled_at`` when it says when (default: the moment the
+    portal learns it)."""
+
+    customer_id: int
+    external_id: str
+    number: str
+    paid_at: dt.datetime
+    amount: Decimal
+    kind: str = PaymentKind.PAYMENT
+    order_id: int | None = None
+    document_id: int | None = None
+    purpose: str | None = None
+    cancelled: bool = False
+    cancelled_at: dt.datetime | None = None
+    currency: str = "RUB"
+
+
+@dataclass
+class PaymentBatch:
+    """What ``upsert_payments`` did: payment ids and refusals by position in the input;
+    ``cancelled`` and ``restored`` are the ids whose reversal appeared or went away."""
+
+    ids: dict[int, int] = field(default_factory=dict)
+    rejected: dict[int, str] = field(default_factory=dict)
+    cancelled: list[int] = field(default_factory=list)
+    restored: list[int] = field(default_factory=list)
+
+
+_PAYMENT_FIELDS = (
+    "customer_id",
+    "number",
+    "paid_at",
+    "amount",
+    "currency",
+    "kind",
+    "order_id",
+    "document_id",
+    "purpose",
+    "cancelled_at",
+)
+
+
+def _checked_payment(
+    row: PaymentInput,
+    customers: set[int],
+    orders: dict[int, int],
+    documents: dict[int, int],
+    existing: dict[str, Any],
+    moment: dt.datetime,
+) -> dict[str, Any]:
+    """The checks of one payment row; its column values (with the reversal decided)."""
+    external_id = _required(row.external_id, "payment external id", 128)
+    number = _required(row.number, "payment number", 64)
+    if _aware(row.paid_at, "paid_at") is None:
+        raise InvalidRecord(f"payment {number}: paid_at missing")
+    _aware(row.cancelled_at, "cancelled_at")
+    if row.kind not in set(PaymentKind):
+        raise InvalidRecord(f"payment {number}: unknown kind {row.kind}")
+    if (row.currency or "").upper() != "RUB":
+        raise InvalidRecord(f"payment {number}: only roubles are accepted, not {row.currency}")
+    amount = _money(row.amount, f"payment {number} amount")
+    if amount <= 0:
+        raise InvalidRecord(f"payment {number}: amount must be positive (a refund is a kind)")
+    if row.customer_id not in customers:
+        raise InvalidRecord(f"payment {number}: unknown customer {row.customer_id}")
+    if row.order_id is not None and orders.get(row.order_id) != row.customer_id:
+        raise InvalidRecord(f"payment {number}: order {row.order_id} is not this customer's")
+    if row.document_id is not None and documents.get(row.document_id) != row.customer_id:
+        raise InvalidRecord(f"payment {number}: document {row.document_id} is not this customer's")
+    found = existing.get(external_id)
+    if found is not None and found.customer_id != row.customer_id:
+        raise InvalidRecord(f"payment {number}: belongs to another customer")
+    cancelled_at = None
+    if row.cancelled:
+        if row.cancelled_at is not None:
+            cancelled_at = row.cancelled_at
+        elif found is not None and found.cancelled_at is not None:
+            cancelled_at = found.cancelled_at  # a resend keeps the first reversal's date
+        elif found is not None:
+            cancelled_at = moment  # posted before, un-posted now: reversed from now on
+        else:
+            cancelled_at = row.paid_at  # never seen posted: leaves no trace
+        cancelled_at = max(cancelled_at, row.paid_at)
+    return {
+        "external_id": external_id,
+        "customer_id": row.customer_id,
+        "number": number,
+        "paid_at": row.paid_at,
+        "amount": amount,
+        "currency": "RUB",
+        "kind": row.kind,
+        "order_id": row.order_id,
+        "document_id": row.document_id,
+        "purpose": (row.purpose or "").strip()[:300] or None,
+        "cancelled_at": cancelled_at,
+    }
+
+
+def upsert_payments(session: Session, rows: Sequence[PaymentInput]) -> PaymentBatch:
+    """Create or update many payments by external id, set-based like ``upsert_orders``.
+
+    Customers, orders, documents and existing payments are read with one query each; new
+    and changed payments are written with one batched statement each. A refused row (bad
+    values, unknown customer, an order or document of another customer, a payment bound
+    to another customer) is reported in ``rejected`` and not written. A cancelled payment
+    (un-posted or marked for deletion in the ERP) is kept with its reversal date, never
+    deleted; posted again, the reversal goes away. The same external id twice: the later
+    row wins. Idempotent: the same rows again change nothing."""
+    batch = PaymentBatch()
+    if not rows:
+        return batch
+    customers = set(
+        session.scalars(select(Customer.id).where(Customer.id.in_({r.customer_id for r in rows})))
+    )
+    order_ids = {r.order_id for r in rows if r.order_id is not None}
+    orders = (
+        dict(
+            session.execute(
+                select(Order.id, Order.customer_id).where(Order.id.in_(order_ids))
+            ).all()
+        )
+        if order_ids
+        else {}
+    )
+    document_ids = {r.document_id for r in rows if r.document_id is not None}
+    documents = (
+        dict(
+            session.execute(
+                select(Document.id, Document.customer_id).where(Document.id.in_(document_ids))
+            ).all()
+        )
+        if document_ids
+        else {}
+    )
+    existing = {
+        found.external_id: found
+        for found in session.execute(
+            select(
+                Payment.id, Payment.external_id, Payment.customer_id, Payment.cancelled_at
+            ).where(Payment.external_id.in_({(r.external_id or "").strip() for r in rows}))
+        )
+    }
+    moment = now()
+    accepted: dict[str, tuple[int, dict[str, Any]]] = {}
+    for position, row in enumerate(rows):
+        try:
+            values = _checked_payment(row, customers, orders, documents, existing, moment)
+        except InvalidRecord as exc:
+            batch.rejected[position] = exc.reason
+            continue
+        accepted.pop(values["external_id"], None)
+        accepted[values["external_id"]] = (position, values)
+    if not accepted:
+        return batch
+    table = Payment.__table__
+    connection = session.connection()
+    ids = {external: found.id for external, found in existing.items()}
+    fresh = [v for _p, v in accepted.values() if v["external_id"] not in existing]
+    stale = [v for _p, v in accepted.values() if v["external_id"] in existing]
+    if fresh:
+        inserted = connection.execute(
+            insert_(table).returning(table.c.external_id, table.c.id),
+            [v | {"created_at": moment, "updated_at": moment} for v in fresh],
+        )
+        ids.update({external: payment_id for external, payment_id in inserted})
+    if stale:
+        connection.execute(
+            update(table)
+            .where(table.c.id == bindparam("payment_id"))
+            .values({key: bindparam(key) for key in (*_PAYMENT_FIELDS, "updated_at")}),
+            [
+                {key: v[key] for key in _PAYMENT_FIELDS}
+                | {"payment_id": ids[v["external_id"]], "updated_at": moment}
+                for v in stale
+            ],
+        )
+    for _position, values in accepted.values():
+        before = existing.get(values["external_id"])
+        was_cancelled = before is not None and before.cancelled_at is not None
+        if values["cancelled_at"] is not None and not was_cancelled:
+            batch.cancelled.append(ids[values["external_id"]])
+        elif values["cancelled_at"] is None and was_cancelled:
+            batch.restored.append(ids[values["external_id"]])
+    for position, row in enumerate(rows):
+        if position not in batch.rejected:
+            batch.ids[position] = ids[row.external_id.strip()]
+    return batch
+
+
+def customer_payments(session: Session, customer_id: int, limit: int = 20) -> list[Payment]:
+    """The customer's latest payments and refunds (reversed ones too), newest first."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.customer_id == customer_id)
+            .order_by(Payment.paid_at.desc(), Payment.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def add_document(
     session: Session,
     *,
@@ -1970,3 +2182,12 @@ def order_counts_by_status(session: Session) -> dict[str, int]:
     """How many orders are in each status, labelled in the reader's language (overview chart)."""
     rows = session.execute(select(Order.status, func.count()).group_by(Order.status))
     return {label("order", status): count for status, count in rows}
+
+
+def order_customers(session: Session, order_ids: set[int]) -> dict[int, int]:
+    """The customer of each of these orders (for ERP records that name only the order)."""
+    if not order_ids:
+        return {}
+    return dict(
+        session.execute(select(Order.id, Order.customer_id).where(Order.id.in_(order_ids))).all()
+    )

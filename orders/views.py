@@ -14,6 +14,7 @@ from urllib.parse import quote
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -30,7 +31,8 @@ from portal import audit, runtime_settings
 from portal.clock import now
 from portal.db import get_session
 
-from . import bp, exports, filestore, services
+from . import bp, exports, fastformat, filestore, services, signals, statement_export
+from . import statement as statements
 from .forms import (
     DocumentFilterForm,
     OrderFilterForm,
@@ -38,6 +40,8 @@ from .forms import (
     ReorderCancelForm,
     ReorderEditForm,
     ReorderStartForm,
+    StatementActForm,
+    StatementForm,
 )
 from .models import ReorderStatus
 
@@ -356,3 +360,147 @@ def reorder_cancel(reorder_id: int):
     db.commit()
     flash(_("The request has been cancelled."), "success")
     return redirect(url_for("orders.reorder_list"), 303)
+
+
+# --------------------------------------------------------------------------- statement of account
+
+
+def _statement_form() -> tuple[StatementForm, bool]:
+    """The period from the query string (the current quarter when none is given)."""
+    if not request.args:
+        start, end = statements.default_period(services.today_local())
+        return StatementForm(formdata=None, data={"date_from": start, "date_to": end}), True
+    form = StatementForm(request.args)
+    return form, form.validate()
+
+
+def _company() -> tuple[str, str]:
+    company = current_app.config["PORTAL"].company
+    return company.name, company.address
+
+
+@bp.get("/statement")
+@login_required
+def statement_page():
+    form, valid = _statement_form()
+    found = None
+    if valid:
+        found = statements.statement(
+            get_session(), current_user.subject_id, form.date_from.data, form.date_to.data
+        )
+    return _render_statement(form, found, 200 if valid else 400)
+
+
+def _render_statement(form: StatementForm, found: statements.Statement | None, status: int):
+    company, _address = _company()
+    act_form = None
+    if found is not None:
+        act_form = StatementActForm(
+            formdata=None, data={"date_from": found.date_from, "date_to": found.date_to}
+        )
+    return render_template(
+        "orders/statement.html",
+        form=form,
+        found=found,
+        act_form=act_form,
+        company=company,
+        describe=statement_export.describe,
+        verdict=statement_export.verdict(found, company, fastformat.money) if found else None,
+    ), status
+
+
+@bp.get("/statement/export.<any(pdf, xlsx):fmt>")
+@login_required
+def statement_export_file(fmt: str):
+    form, valid = _statement_form()
+    if not valid:
+        return _render_statement(form, None, 400)
+    db = get_session()
+    customer_id = current_user.subject_id
+    found = statements.statement(db, customer_id, form.date_from.data, form.date_to.data)
+    company, address = _company()
+    audit.record(
+        db,
+        "orders.statement_downloaded",
+        _customer(),
+        ("customer", customer_id),
+        format=fmt,
+        date_from=found.date_from.isoformat(),
+        date_to=found.date_to.isoformat(),
+    )
+    db.commit()
+    if fmt == "pdf":
+        content = statement_export.pdf_bytes(found, company, address)
+        mimetype = "application/pdf"
+    else:
+        content = statement_export.xlsx_bytes(found, company)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = _attachment(statement_export.filename(found, fmt))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/statement/signed-act")
+@login_required
+def statement_act_request():
+    """Ask the manager for a signed act of the period: a task for them, once per period."""
+    act_form = StatementActForm()
+    if not act_form.validate():
+        form = StatementForm(formdata=None, data=act_form.data)
+        for name in ("date_from", "date_to"):
+            getattr(form, name).errors = list(getattr(act_form, name).errors)
+        if act_form.csrf_token.errors:
+            abort(400)
+        return _render_statement(form, None, 422)
+    db = get_session()
+    customer_id = current_user.subject_id
+    start, end = act_form.date_from.data, act_form.date_to.data
+    answers = signals.statement_act_requested.send(
+        None,
+        session=db,
+        customer_id=customer_id,
+        date_from=start,
+        date_to=end,
+        requested_by=_customer(),
+    )
+    task = next(
+        (made for _receiver, made in answers if isinstance(made, signals.ActRequestTask)), None
+    )
+    back = url_for("orders.statement_page", date_from=start.isoformat(), date_to=end.isoformat())
+    if task is None:
+        db.rollback()
+        flash(_("The request cannot be taken now. Please call your manager."), "error")
+        return redirect(back, 303)
+    audit.record(
+        db,
+        "orders.statement_act_requested",
+        _customer(),
+        ("customer", customer_id),
+        date_from=start.isoformat(),
+        date_to=end.isoformat(),
+        task=task.task_id,
+        created=task.created,
+    )
+    db.commit()
+    if task.created:
+        flash(
+            _(
+                "Your manager %(name)s will prepare the signed act by %(due)s "
+                "(request no. %(id)s).",
+                name=task.assignee,
+                due=fastformat.date(task.due),
+                id=task.task_id,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "You have already asked for this act: request no. %(id)s, due by %(due)s.",
+                id=task.task_id,
+                due=fastformat.date(task.due),
+            ),
+            "info",
+        )
+    return redirect(back, 303)

@@ -61,11 +61,13 @@ def create_ticket(
     product_group: str | None = None,
     attachments: Sequence[files.CheckedFile] = (),
     idempotency_key: str | None = None,
+    team: str | None = None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket with its responsible person, priority and deadlines.
 
     Returns (ticket, created). The same idempotency key of the same customer returns the
-    ticket made the first time (a double click, a retried request).
+    ticket made the first time (a double click, a retried request). ``team`` overrides the
+    category's team (a signed statement of account is always the manager's task).
     """
     if idempotency_key and (existing := _by_key(session, customer_id, idempotency_key)):
         return existing, False
@@ -74,7 +76,7 @@ def create_ticket(
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise LookupError(customer_id)
-    team = routing.team_of_category(session, category)
+    team = team or routing.team_of_category(session, category)
     chosen = routing.route(session, customer, team, product_group)
     level = routing.priority(session, customer, category)
     moment = now()

@@ -6,6 +6,7 @@ caused it commits (the outbox sends after commit).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_babel import force_locale
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from auth.signals import key_needs_attention
 from orders import services as orders
 from orders.labels import label
-from orders.signals import order_status_changed
+from orders.signals import ActRequestTask, order_status_changed, statement_act_requested
 from portal.models import Customer, Staff, StaffRole, StaffRoleGrant
 
 from .notify import _customer_address, _link, _signature
@@ -101,6 +102,50 @@ def key_alert(
             )
 
 
+def statement_act_task(
+    _sender: Any,
+    *,
+    session: Session,
+    customer_id: int,
+    date_from: dt.date,
+    date_to: dt.date,
+    **_extra: Any,
+) -> ActRequestTask | None:
+    """The customer asks for a signed statement of account: a "documents" ticket for their
+    manager, with the SLA's deadline. The period is the ticket's idempotency key, so that
+    asking twice for the same period answers the first ticket."""
+    from . import routing, services
+
+    start, end = date_from.strftime("%d.%m.%Y"), date_to.strftime("%d.%m.%Y")
+    with force_locale("ru"):
+        subject = _("Signed statement of account for %(start)s – %(end)s", start=start, end=end)
+        body = _(
+            "Please send me the statement of account for %(start)s – %(end)s signed by the "
+            "company. (Requested from the portal's statement page.)",
+            start=start,
+            end=end,
+        )
+    try:
+        ticket, created = services.create_ticket(
+            session,
+            customer_id,
+            category="documents",
+            subject=subject,
+            body=body,
+            idempotency_key=f"statement-act:{date_from:%Y%m%d}-{date_to:%Y%m%d}",
+            team="manager",
+        )
+    except routing.NoStaff:
+        return None  # nobody to give it to: the page tells the customer to call
+    return ActRequestTask(
+        task_id=ticket.id,
+        created=created,
+        due=ticket.resolution_due,
+        assignee=ticket.assignee.name,
+    )
+
+
 def connect() -> None:
     order_status_changed.connect(order_news)
+    statement_act_requested.connect(statement_act_task)
     key_needs_attention.connect(key_alert)
