@@ -11,8 +11,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from auth.guards import staff_may
+from portal.formatting import money_filter
 
-from . import fastformat, services, statement_export
+from . import services, statement_export
 from . import statement as statements
 from .forms import StatementForm
 
@@ -78,5 +79,5 @@ def statement_card_section(session: Session, customer_id: int) -> Markup | None:
         found=found,
         payments=payments,
         describe=statement_export.describe,
-        verdict=statement_export.verdict(found, company, fastformat.money) if found else None,
+        verdict=statement_export.verdict(found, company, money_filter) if found else None,
     )

@@ -30,8 +30,9 @@ from auth.guards import login_required
 from portal import audit, runtime_settings
 from portal.clock import now
 from portal.db import get_session
+from portal.formatting import date_filter, money_filter
 
-from . import bp, exports, fastformat, filestore, services, signals, statement_export
+from . import bp, exports, filestore, services, signals, statement_export
 from . import statement as statements
 from .forms import (
     DocumentFilterForm,
@@ -405,7 +406,7 @@ def _render_statement(form: StatementForm, found: statements.Statement | None, s
         act_form=act_form,
         company=company,
         describe=statement_export.describe,
-        verdict=statement_export.verdict(found, company, fastformat.money) if found else None,
+        verdict=statement_export.verdict(found, company, money_filter) if found else None,
     ), status
 
 
@@ -489,7 +490,7 @@ def statement_act_request():
                 "Your manager %(name)s will prepare the signed act by %(due)s "
                 "(request no. %(id)s).",
                 name=task.assignee,
-                due=fastformat.date(task.due),
+                due=date_filter(task.due),
                 id=task.task_id,
             ),
             "success",
@@ -499,7 +500,7 @@ def statement_act_request():
             _(
                 "You have already asked for this act: request no. %(id)s, due by %(due)s.",
                 id=task.task_id,
-                due=fastformat.date(task.due),
+                due=date_filter(task.due),
             ),
             "info",
         )
