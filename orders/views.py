@@ -25,7 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from auth.guards import login_required
+from auth.guards import company_permission
 from portal import audit, runtime_settings
 from portal.clock import now
 from portal.db import get_session
@@ -72,7 +72,7 @@ def _owned(load: Callable[..., T], kind: str, record_id: int) -> T:
 
 
 @bp.get("/orders")
-@login_required
+@company_permission("orders")
 def order_list():
     form = OrderFilterForm(request.args)
     valid = form.validate() if request.args else True
@@ -93,14 +93,14 @@ def order_list():
 
 
 @bp.get("/orders/<int:order_id>")
-@login_required
+@company_permission("orders")
 def order_page(order_id: int):
     detail = _owned(services.get_order, "order", order_id)
     return render_template("orders/order.html", detail=detail, reorder_form=ReorderStartForm())
 
 
 @bp.post("/orders/<int:order_id>/reorder")
-@login_required
+@company_permission("reorders")
 def reorder_start(order_id: int):
     form = ReorderStartForm()
     if not form.validate():
@@ -125,7 +125,7 @@ def reorder_start(order_id: int):
 
 
 @bp.get("/shipments/<int:shipment_id>")
-@login_required
+@company_permission("orders")
 def shipment_page(shipment_id: int):
     detail = _owned(services.get_shipment, "shipment", shipment_id)
     return render_template("orders/shipment.html", detail=detail)
@@ -135,7 +135,7 @@ def shipment_page(shipment_id: int):
 
 
 @bp.get("/documents")
-@login_required
+@company_permission("documents")
 def document_list():
     form = DocumentFilterForm(request.args)
     valid = form.validate() if request.args else True
@@ -153,7 +153,7 @@ def document_list():
 
 
 @bp.get("/documents/<int:document_id>")
-@login_required
+@company_permission("documents")
 def document_download(document_id: int):
     document = _owned(services.get_document, "document", document_id)
     try:
@@ -187,7 +187,7 @@ def document_download(document_id: int):
 
 
 @bp.get("/prices")
-@login_required
+@company_permission("prices")
 def price_list():
     db = get_session()
     groups = services.product_groups(db)
@@ -212,7 +212,7 @@ def price_list():
 
 
 @bp.get("/prices/export.<any(csv, xlsx):fmt>")
-@login_required
+@company_permission("prices")
 def price_export(fmt: str):
     db = get_session()
     customer_id = current_user.subject_id
@@ -244,7 +244,7 @@ def _attachment(filename: str) -> str:
 
 
 @bp.get("/conditions")
-@login_required
+@company_permission("conditions")
 def conditions_page():
     view = services.conditions(get_session(), current_user.subject_id)
     return render_template("orders/conditions.html", view=view)
@@ -254,7 +254,7 @@ def conditions_page():
 
 
 @bp.get("/reorders")
-@login_required
+@company_permission("reorders")
 def reorder_list():
     page = services.list_reorders(
         get_session(), current_user.subject_id, cursor=request.args.get("after")
@@ -263,7 +263,7 @@ def reorder_list():
 
 
 @bp.get("/reorders/<int:reorder_id>")
-@login_required
+@company_permission("reorders")
 def reorder_page(reorder_id: int):
     detail = _owned(services.get_reorder, "reorder", reorder_id)
     form = ReorderEditForm(data={"comment": detail.reorder.comment})
@@ -291,7 +291,7 @@ def _render_reorder(
 
 
 @bp.post("/reorders/<int:reorder_id>")
-@login_required
+@company_permission("reorders")
 def reorder_update(reorder_id: int):
     detail = _owned(services.get_reorder, "reorder", reorder_id)
     form = ReorderEditForm()
@@ -340,7 +340,7 @@ def reorder_update(reorder_id: int):
 
 
 @bp.post("/reorders/<int:reorder_id>/cancel")
-@login_required
+@company_permission("reorders")
 def reorder_cancel(reorder_id: int):
     _owned(services.get_reorder, "reorder", reorder_id)
     if not ReorderCancelForm().validate():
