@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -22,10 +23,10 @@ class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
 
-def _role_choices() -> list[tuple[str, str]]:
+def _role_choices() -> list[SelectChoice]:
     from .company_roles import ROLE_LABELS
 
-    return [(role.value, str(label)) for role, label in ROLE_LABELS.items()]
+    return [SelectChoice(role.value, str(label)) for role, label in ROLE_LABELS.items()]
 
 
 class InviteColleagueForm(FlaskForm):
