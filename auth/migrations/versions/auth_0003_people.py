@@ -186,7 +186,8 @@ def _bind_existing_rows_to_a_person(connection: sa.Connection) -> None:
                 )
             ).one()
             contact_id = connection.execute(
-                sa.insert(_contact).values(
+                sa.insert(_contact)
+                .values(
                     customer_id=customer_id,
                     name=(customer.name or "")[:200],
                     email=customer.email,
@@ -194,7 +195,8 @@ def _bind_existing_rows_to_a_person(connection: sa.Connection) -> None:
                     is_primary=True,
                     created_at=moment,
                 )
-            ).inserted_primary_key[0]
+                .returning(_contact.c.id)
+            ).scalar_one()
         connection.execute(
             sa.insert(_member).values(
                 customer_id=customer_id,
