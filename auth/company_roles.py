@@ -71,6 +71,10 @@ COMPANY_MATRIX: dict[str, frozenset[CompanyRole]] = {
     "bonuses": frozenset({OWNER, ACCOUNTANT}),
     # Spending bonuses on a reorder request.
     "bonuses.spend": frozenset({OWNER, ACCOUNTANT}),
+    # Changing the company's delivery addresses.
+    "delivery": frozenset({OWNER, BUYER}),
+    # Changing the company's own contact details (phone, email, address) in the portal.
+    "profile": frozenset({OWNER}),
     # Asking for a call back.
     "callbacks": frozenset({OWNER, BUYER}),
     # Support tickets: opening, reading, answering, attachments.
