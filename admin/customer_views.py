@@ -213,6 +213,12 @@ def delete_contact(customer_id: int, contact_id: int):
     if contact is None:
         abort(404)
     back = url_for("admin.customer", customer_id=customer.id) + "#contacts"
+    from auth.people import has_portal_access
+
+    if has_portal_access(get_session(), contact.id):
+        # Their keys and audit trail name this person: block them in the portal instead.
+        flash(_("This person uses the portal (keys, a role): they cannot be deleted."), "error")
+        return redirect(back)
     if not confirmed():
         return confirm_page(
             _("Delete the contact"),

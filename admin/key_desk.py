@@ -15,13 +15,13 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from auth import services
+from auth import people, services
 from auth.enroll_views import begin_desk_enrollment
 from auth.guards import permission, staff_may
 from auth.labels import INVITATION_STATE, STATUS
 from auth.models import Owner
 from portal.db import get_session
-from portal.models import Customer, Staff
+from portal.models import Contact, Customer, Staff
 from portal.registry import NavItem, get_registry
 
 from . import bp
@@ -90,6 +90,9 @@ def keys_index():
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         attention=services.needs_attention(db),
+        pending=people.pending_approvals(db),
+        may_issue=staff_may("keys.issue"),
+        action_form=ActionForm(),
     )
 
 
@@ -194,6 +197,9 @@ def _owner_page(owner: Owner):
     db = get_session()
     record = _owner_or_404(db, owner)
     invitations = services.owner_invitations(db, owner)
+    persons = (
+        people.people(db, owner.id, with_all_contacts=True) if owner.kind == "customer" else []
+    )
     return render_template(
         "admin/keys/owner.html",
         owner=owner,
@@ -203,7 +209,14 @@ def _owner_page(owner: Owner):
         invitation_labels=INVITATION_STATE,
         action_form=ActionForm(),
         may_issue=staff_may("keys.issue"),
+        persons=persons,
+        person_names={p.contact.id: p.contact.name for p in persons},
     )
+
+
+def _chosen_person() -> int | None:
+    """The person of the customer the officer picked (None: the primary person)."""
+    return request.form.get("contact_id", type=int)
 
 
 @bp.get("/keys/customer/<int:customer_id>")
@@ -250,7 +263,12 @@ def keys_invite(kind: str, owner_id: int):
     db = get_session()
     _owner_or_404(db, owner)
     try:
-        url, invitation = services.issue_invitation(db, issued_by=_me(), **owner.columns())
+        url, invitation = services.issue_invitation(
+            db,
+            issued_by=_me(),
+            contact_id=_chosen_person() if kind == "customer" else None,
+            **owner.columns(),
+        )
     except services.KeyRefusal as refusal:
         flash(refusal.message, "error")
         return redirect(_owner_url(owner))
@@ -268,12 +286,21 @@ def keys_desk(customer_id: int):
     customer = _owner_or_404(db, Owner("customer", customer_id))
     back = url_for("admin.keys_customer", customer_id=customer_id)
     try:
-        begin_desk_enrollment(db, customer_id=customer_id, staff_id=_me(), return_to=back)
+        invitation = begin_desk_enrollment(
+            db,
+            customer_id=customer_id,
+            staff_id=_me(),
+            return_to=back,
+            contact_id=_chosen_person(),
+        )
     except services.KeyRefusal as refusal:
         flash(refusal.message, "error")
         return redirect(back)
     db.commit()
-    return render_template("admin/keys/desk.html", customer=customer, back=back)
+    person = db.get(Contact, invitation.contact_id)
+    return render_template(
+        "admin/keys/desk.html", customer=customer, back=back, person=person.name if person else None
+    )
 
 
 @bp.post("/keys/invitations/<int:invitation_id>/revoke")
@@ -293,6 +320,34 @@ def invitation_revoke(invitation_id: int):
         db.commit()
         flash(_("The link is withdrawn."), "success")
     return redirect(_owner_url(invitation.owner))
+
+
+@bp.post("/keys/invitations/<int:invitation_id>/approve")
+@permission("keys.issue")
+def invitation_approve(invitation_id: int):
+    """Approve a colleague's invitation made by a customer's owner: its link starts working."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    invitation = services.get_invitation(db, invitation_id)
+    if invitation is None:
+        abort(404)
+    try:
+        people.approve_invitation(db, invitation_id, staff_id=_me())
+    except services.KeyRefusal as refusal:
+        flash(refusal.message, "error")
+    else:
+        db.commit()
+        flash(_("The invitation is approved: its link works now."), "success")
+    return redirect(
+        request.referrer if _same_site(request.referrer) else _owner_url(invitation.owner)
+    )
+
+
+def _same_site(target: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    return bool(target) and urlsplit(target).path.startswith("/staff/keys")
 
 
 @bp.post("/keys/invitations/<int:invitation_id>/resend")

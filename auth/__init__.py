@@ -36,9 +36,11 @@ def _load_from_cookie(_request) -> sessions.Principal | None:
 
 
 def init_app(app: Flask) -> None:
-    from . import enroll_views, key_views, labels, tasks, views  # noqa: F401  (routes, tasks)
-    from .card import customer_keys_section
+    from . import colleague_views, enroll_views, key_views, labels, tasks, views  # noqa: F401
+    from .card import customer_keys_section, customer_people_section
     from .cli import keys_group, staff_group
+    from .company_roles import ROLE_LABELS
+    from .guards import company_may, company_visible
     from .policy import check_metadata_file
     from .welcome import enrollment_links
 
@@ -47,10 +49,20 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # the server-side session row is the protection
     app.register_blueprint(bp)
     registry = get_registry(app)
+    registry.add_nav(
+        NavItem(
+            "auth.colleagues",
+            _l("Colleagues"),
+            "customer",
+            order=880,
+            visible=company_visible("colleagues"),
+        )
+    )
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", order=890))
     registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "customer", order=900))
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "staff", order=890))
     registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "staff", order=900))
+    registry.add_customer_card_section(15, customer_people_section)
     registry.add_customer_card_section(20, customer_keys_section)
     registry.welcome_hooks.append(enrollment_links)
     registry.add_beat_job("auth-housekeeping", "auth.housekeeping", crontab(minute="*/15"))
@@ -60,3 +72,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(labels.status_label, "key_status")
     app.add_template_filter(labels.reason_label, "key_reason")
     app.jinja_env.globals["key_status_badge"] = labels.STATUS_BADGE
+    app.jinja_env.globals["company_may"] = company_may
+    app.jinja_env.globals["company_role_labels"] = ROLE_LABELS

@@ -15,3 +15,18 @@ def customer_keys_section(db: Session, customer_id: int) -> Markup | None:
     return Markup(  # noqa: S704  (a rendered, autoescaped template)
         render_template("auth/_card_keys.html", keys=keys, customer_id=customer_id, desk_link=desk)
     )
+
+
+def customer_people_section(db: Session, customer_id: int) -> Markup | None:
+    """The customer's people who use the portal: role, keys, blocked (with who and why)."""
+    from . import people
+
+    rows = people.people(db, customer_id)
+    if not rows:
+        return None
+    desk = "admin.keys_customer" in current_app.view_functions
+    return Markup(  # noqa: S704  (a rendered, autoescaped template)
+        render_template(
+            "auth/_card_people.html", people=rows, customer_id=customer_id, desk_link=desk
+        )
+    )

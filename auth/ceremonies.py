@@ -38,9 +38,9 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.clock import now
-from portal.models import Customer, CustomerStatus, Staff
+from portal.models import Contact, Customer, CustomerStatus, Staff
 
-from . import challenges, sessions
+from . import challenges, people, sessions
 from .models import AuthSession, Invitation, Key, KeyStatus, KeyStatusChange, Owner
 from .policy import fido_server, key_policy, model_name
 
@@ -60,8 +60,16 @@ def _secret() -> bytes:
 
 
 def user_handle(owner: Owner) -> bytes:
-    """A stable, opaque WebAuthn user id: no personal data, nothing to store."""
-    return hmac.new(_secret(), f"user:{owner.kind}:{owner.id}".encode(), hashlib.sha256).digest()
+    """A stable, opaque WebAuthn user id: no personal data, nothing to store.
+
+    One per person of a customer, so that one authenticator can hold the keys of two
+    colleagues without the second overwriting the first. (Keys registered before persons
+    carry the company's handle; sign-in does not depend on it.)
+    """
+    subject = f"user:{owner.kind}:{owner.id}"
+    if owner.contact_id is not None:
+        subject += f":{owner.contact_id}"
+    return hmac.new(_secret(), subject.encode(), hashlib.sha256).digest()
 
 
 def normalise_number(text: str) -> str:
@@ -165,7 +173,7 @@ def _request_options(
         if not keys:
             raise _refusal("no_keys", _("You have no working key."), 409)
         credentials = [_descriptor(k) for k in keys]
-        context["owner"] = [owner.kind, owner.id]
+        context["owner"] = owner.as_list()
     elif customer_number is not None:
         number = normalise_number(customer_number)
         customer = db.scalar(select(Customer).where(Customer.number == number))
@@ -204,7 +212,7 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
     owner = key.owner
     if context.get("by_number") and key.customer_id != context.get("customer_id"):
         raise _fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_customer=True)
-    if "owner" in context and [owner.kind, owner.id] != context["owner"]:
+    if "owner" in context and Owner(*context["owner"]) != owner:
         raise _fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_owner=True)
     try:
         fido_server().authenticate_complete(
@@ -244,6 +252,18 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
             key=key,
             owner=owner,
         )
+    if key.customer_id is not None:
+        membership = people.member(db, key.contact_id)
+        if membership is None or membership.is_blocked or membership.customer_id != key.customer_id:
+            raise _fail(
+                db,
+                "person_blocked",
+                _("Your access to this company's portal is blocked. Ask your company's owner."),
+                status=403,
+                kind=kind,
+                key=key,
+                owner=owner,
+            )
     data = parsed.response.authenticator_data
     if not _advance_counter(db, key, data.counter, data.is_backed_up()):
         suspend_for_clone(db, key, data.counter)
@@ -346,6 +366,7 @@ def open_session(
         ip=ip,
         user_agent=user_agent,
         stepped_up=True,  # the sign-in itself was a fresh user-verified assertion
+        contact_id=key.contact_id,
     )
     audit.record(
         db,
@@ -353,6 +374,7 @@ def open_session(
         audit.Actor(owner.kind, owner.id),
         ("key", key.id),
         session_id=row.id,
+        person=key.contact_id,
     )
     return token, row
 
@@ -423,7 +445,7 @@ def enrollment_context(
 ) -> dict[str, Any]:
     """Who a new key will belong to: from an invitation, at the desk, or the owner adding one."""
     return {
-        "owner": [owner.kind, owner.id],
+        "owner": owner.as_list(),
         "mode": mode,
         "invitation_id": invitation_id,
         "issued_by": issued_by,
@@ -463,7 +485,9 @@ def _check_enrollment(db: Session, context: dict[str, Any]) -> tuple[Owner, Invi
 def _user_entity(db: Session, owner: Owner) -> PublicKeyCredentialUserEntity:
     if owner.kind == "customer":
         customer = db.get(Customer, owner.id)
-        name, display = customer.number, customer.name
+        person = db.get(Contact, owner.contact_id) if owner.contact_id else None
+        name = customer.number
+        display = f"{person.name} · {customer.name}" if person else customer.name
     else:
         member = db.get(Staff, owner.id)
         name, display = member.email, member.name

@@ -16,24 +16,41 @@ from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
-from portal.models import Customer, Staff
+from portal.models import Contact, Customer, Staff
 
 from . import bp, ceremonies, challenges, limits
 from .forms import EnrollConfirmForm
-from .models import Invitation, Owner
+from .models import Invitation
 from .services import has_fresh_step_up, invitation_by_token, invitation_state, open_invitation
 from .views import finish_sign_in, json_body
 
 ENROLL = "auth_enroll"  # {"invitation_id": int, "return_to": str | None} in the signed session
 
 
+def _asks_email(invitation: Invitation) -> bool:
+    """Staff and invited colleagues confirm with their email: a new colleague may well not
+    know the company's customer number."""
+    return invitation.staff_id is not None or invitation.channel == "colleague"
+
+
 def _confirms(db, invitation: Invitation, answer: str) -> bool:
-    """Does the answer match the invitation's owner (customer number or staff email)?"""
+    """Does the answer match the invitation's owner (customer number, or the email of a
+    staff member or an invited colleague)?"""
+    if invitation.channel == "colleague":
+        contact = db.get(Contact, invitation.contact_id)
+        return bool(contact and contact.email) and answer.strip().lower() == contact.email.lower()
     if invitation.customer_id is not None:
         customer = db.get(Customer, invitation.customer_id)
         return bool(customer) and ceremonies.normalise_number(answer) == customer.number.upper()
     member = db.get(Staff, invitation.staff_id)
     return bool(member) and answer.strip().lower() == member.email.lower()
+
+
+def db_person(invitation: Invitation) -> Contact | None:
+    """The invited person of a customer, for a greeting by name."""
+    if invitation.contact_id is None:
+        return None
+    return get_session().get(Contact, invitation.contact_id)
 
 
 def _confirmed(invitation: Invitation) -> bool:
@@ -42,7 +59,7 @@ def _confirmed(invitation: Invitation) -> bool:
 
 
 def _enroll_page(invitation: Invitation, form: EnrollConfirmForm, status: int = 200):
-    if invitation.staff_id is not None:
+    if _asks_email(invitation):
         form.answer.label.text = _("Your work email")
     return (
         render_template(
@@ -50,7 +67,8 @@ def _enroll_page(invitation: Invitation, form: EnrollConfirmForm, status: int = 
             invitation=invitation,
             form=form,
             confirmed=_confirmed(invitation),
-            for_staff=invitation.staff_id is not None,
+            for_staff=_asks_email(invitation),
+            person=db_person(invitation),
         ),
         status,
     )
@@ -65,7 +83,9 @@ def enroll(token: str):
         abort(404)
     state = invitation_state(invitation)
     if state != "open":
-        return render_template("auth/enroll_closed.html", state=state), 410
+        # Waiting for a key officer's approval (409) is not gone for good (410).
+        status = 409 if state == "pending" else 410
+        return render_template("auth/enroll_closed.html", state=state), status
     form = EnrollConfirmForm()
     if form.validate_on_submit():
         if _confirms(db, invitation, form.answer.data):
@@ -88,12 +108,15 @@ def enroll(token: str):
     return _enroll_page(invitation, form, 422 if form.errors else 200)
 
 
-def begin_desk_enrollment(db, *, customer_id: int, staff_id: int, return_to: str) -> Invitation:
-    """For the key desk: a desk invitation, opened in this (the officer's) browser."""
+def begin_desk_enrollment(
+    db, *, customer_id: int, staff_id: int, return_to: str, contact_id: int | None = None
+) -> Invitation:
+    """For the key desk: a desk invitation for one of the customer's people (by default
+    the primary one), opened in this (the officer's) browser."""
     from .services import issue_invitation
 
     _url, invitation = issue_invitation(
-        db, customer_id=customer_id, issued_by=staff_id, channel="desk"
+        db, customer_id=customer_id, contact_id=contact_id, issued_by=staff_id, channel="desk"
     )
     session[ENROLL] = {"invitation_id": invitation.id, "return_to": return_to}
     return invitation
@@ -126,7 +149,7 @@ def _context(db) -> dict[str, Any]:
     if current_user.is_authenticated:
         if not has_fresh_step_up(db, current_user.session_id):
             raise ApiError("step_up_required", _("Confirm with your key to make this change."), 403)
-        owner = Owner(current_user.kind, current_user.subject_id)
+        owner = current_user.owner
         return ceremonies.enrollment_context(owner, mode="self")
     raise ApiError("no_enrollment", _("Open the enrollment page first."), 403)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -20,3 +21,26 @@ class RenameKeyForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+def _role_choices() -> list[SelectChoice]:
+    from .company_roles import ROLE_LABELS
+
+    return [SelectChoice(role.value, str(label)) for role, label in ROLE_LABELS.items()]
+
+
+class InviteColleagueForm(FlaskForm):
+    """The owner invites a new person of the company."""
+
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=_role_choices, default="buyer")
+    send_email = BooleanField(_l("Send the link to this email"), default=True)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=_role_choices)
+
+
+class BlockForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

@@ -1,4 +1,5 @@
-"""Route guards: ``login_required`` for customers, ``staff_required`` and ``permission``."""
+"""Route guards: ``company_permission`` (and plain ``login_required``) for customers'
+people, ``permission`` for staff, ``step_up_required`` for sensitive changes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError, wants_json
 
+from .company_roles import role_allows
 from .permissions import allowed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +41,75 @@ def login_required(view: F) -> F:
 
     guarded.customer_only = True  # type: ignore[attr-defined]
     return guarded  # type: ignore[return-value]
+
+
+def company_permission(name: str) -> Callable[[F], F]:
+    """A signed-in customer's person whose company role allows ``name`` (see
+    ``auth.company_roles.COMPANY_MATRIX``); staff get 403, the anonymous go to sign-in.
+
+    A refusal is audited (``customer.denied``, outcome "denied") and answers 403.
+    """
+
+    role_allows(None, name)  # fail at import time for a permission missing from the matrix
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return _not_signed_in()
+            if not current_user.is_customer:
+                abort(403)
+            if not current_user.may(name):
+                db = get_session()
+                audit.record(
+                    db,
+                    "customer.denied",
+                    audit.Actor("customer", current_user.subject_id),
+                    outcome="denied",
+                    permission=name,
+                    person=current_user.contact_id,
+                    role=current_user.company_role,
+                    route=request.url_rule.rule,
+                )
+                db.commit()
+                if wants_json():
+                    raise ApiError(
+                        "forbidden", _("Your role in the company does not allow this."), 403
+                    )
+                abort(403)
+            return view(*args, **kwargs)
+
+        guarded.customer_only = True  # type: ignore[attr-defined]
+        guarded.company_permission = name  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return decorator
+
+
+def company_may(name: str) -> bool:
+    """For templates, navigation and panels: may the signed-in person use ``name``?"""
+    return bool(
+        current_user.is_authenticated and current_user.is_customer and current_user.may(name)
+    )
+
+
+def company_visible(name: str) -> Callable[[], bool]:
+    """A ``NavItem.visible`` callable: the entry shows only to roles allowed ``name``."""
+    role_allows(None, name)
+    return lambda: company_may(name)
+
+
+def company_panel(name: str, renderer: Callable[..., Any]) -> Callable[..., Any]:
+    """A dashboard panel shown only to roles allowed ``name`` (absent, not empty, otherwise)."""
+    role_allows(None, name)
+
+    @wraps(renderer)
+    def render(session: Any, customer_id: int) -> Any:
+        if not company_may(name):
+            return None
+        return renderer(session, customer_id)
+
+    return render
 
 
 def permission(action: str) -> Callable[[F], F]:

@@ -17,7 +17,7 @@ from .views import json_body, safe_next
 
 
 def _me() -> Owner:
-    return Owner(current_user.kind, current_user.subject_id)
+    return current_user.owner
 
 
 def _signed_in_or_login():

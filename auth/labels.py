@@ -46,6 +46,7 @@ REASONS = {
 
 INVITATION_STATE = {
     "open": _l("Open"),
+    "pending": _l("Awaiting approval"),
     "used": _l("Used"),
     "revoked": _l("Withdrawn"),
     "expired": _l("Expired"),

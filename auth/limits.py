@@ -43,14 +43,19 @@ def without_number() -> bool:
     return _number() is None
 
 
+def _who(owner: Owner) -> str:
+    """Per person: one colleague's failed attempts do not lock the others out."""
+    return f"{owner.id}:{owner.contact_id}" if owner.contact_id else str(owner.id)
+
+
 def owner_blocked(owner: Owner) -> int | None:
     """Seconds to wait if the owner's failures are over the limit, else None."""
     if not limiter.enabled:  # RATELIMIT_ENABLED=False: no storage behind the limiter
         return None
-    if limiter.limiter.test(_FAILURES_PER_OWNER, "owner-failures", owner.kind, str(owner.id)):
+    if limiter.limiter.test(_FAILURES_PER_OWNER, "owner-failures", owner.kind, _who(owner)):
         return None
     reset_at, _remaining = limiter.limiter.get_window_stats(
-        _FAILURES_PER_OWNER, "owner-failures", owner.kind, str(owner.id)
+        _FAILURES_PER_OWNER, "owner-failures", owner.kind, _who(owner)
     )
     return max(1, math.ceil(reset_at - time.time()))
 
@@ -58,7 +63,7 @@ def owner_blocked(owner: Owner) -> int | None:
 def count_owner_failure(owner: Owner) -> None:
     if not limiter.enabled:
         return
-    limiter.limiter.hit(_FAILURES_PER_OWNER, "owner-failures", owner.kind, str(owner.id))
+    limiter.limiter.hit(_FAILURES_PER_OWNER, "owner-failures", owner.kind, _who(owner))
 
 
 def too_many(retry_after: int) -> tuple[Response, int]:

@@ -2,7 +2,9 @@
 
 Ownership of keys and invitations (a customer or a staff member) lives in one place:
 the ``customer_id``/``staff_id`` pair checked by ``one_owner`` and read through
-``Owner``; a further owner kind (a customer's contact person) is one more column there.
+``Owner``. A customer's key, invitation and session also name the person of that customer
+(``contact_id``, a ``portal.models.Contact``), checked by ``person_of_customer``; the
+person's role inside the company and whether they are blocked is a ``CompanyMember``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.clock import now
 from portal.db import Base
 
+# A customer's key, invitation or session names one of the customer's people; staff ones none.
+_PERSON = (
+    "(customer_id IS NOT NULL AND contact_id IS NOT NULL) OR "
+    "(customer_id IS NULL AND contact_id IS NULL)"
+)
+
 
 class AuthSession(Base):
     """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
@@ -30,7 +38,9 @@ class AuthSession(Base):
             "(principal_kind = 'staff' AND staff_id IS NOT NULL AND customer_id IS NULL)",
             name="one_principal",
         ),
+        CheckConstraint(_PERSON, name="person_of_customer"),
         Index("ix_auth_session_customer_open", "customer_id", "ended_at"),
+        Index("ix_auth_session_contact_open", "contact_id", "ended_at"),
         Index("ix_auth_session_staff_open", "staff_id", "ended_at"),
         Index("ix_auth_session_key_open", "key_id", "ended_at"),
     )
@@ -40,6 +50,8 @@ class AuthSession(Base):
     principal_kind: Mapped[str] = mapped_column(String(10))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    # The person of the customer who signed in (None for staff).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     key_id: Mapped[int | None] = mapped_column(ForeignKey("auth_key.id"))  # the key used
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
@@ -62,22 +74,40 @@ class KeyStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Owner:
-    """Whose key or invitation: ``kind`` is "customer" or "staff"."""
+    """Whose key or invitation: ``kind`` is "customer" or "staff".
+
+    For a customer, ``contact_id`` names the person of the customer; None means "any of the
+    customer's people" (the company as a whole: the key desk's list, the customer card).
+    """
 
     kind: str
     id: int
+    contact_id: int | None = None
 
     @classmethod
     def of(cls, row: Any) -> Owner:
         if row.customer_id is not None:
-            return cls("customer", row.customer_id)
+            return cls("customer", row.customer_id, getattr(row, "contact_id", None))
         return cls("staff", row.staff_id)
 
+    @property
+    def company(self) -> Owner:
+        """The same owner without the person: the customer as a whole."""
+        return Owner(self.kind, self.id)
+
+    def as_list(self) -> list[Any]:
+        """JSON-ready, for a ceremony's context; ``Owner(*owner.as_list())`` reads it back."""
+        return [self.kind, self.id, self.contact_id]
+
     def columns(self) -> dict[str, int | None]:
-        return {
+        """Filter (or fill) a key's or invitation's owner columns."""
+        values: dict[str, int | None] = {
             "customer_id": self.id if self.kind == "customer" else None,
             "staff_id": self.id if self.kind == "staff" else None,
         }
+        if self.kind == "customer" and self.contact_id is not None:
+            values["contact_id"] = self.contact_id
+        return values
 
 
 _ONE_OWNER = (
@@ -92,16 +122,19 @@ class Key(Base):
     __tablename__ = "auth_key"
     __table_args__ = (
         CheckConstraint(_ONE_OWNER, name="one_owner"),
+        CheckConstraint(_PERSON, name="person_of_customer"),
         CheckConstraint(
             "status IN ('active', 'suspended', 'lost', 'revoked')", name="known_status"
         ),
         Index("ix_auth_key_customer", "customer_id", "status"),
+        Index("ix_auth_key_contact", "contact_id", "status"),
         Index("ix_auth_key_staff", "staff_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))  # the person
     credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
     # python-fido2's AttestedCredentialData: AAGUID, credential id and COSE public key.
     credential_data: Mapped[bytes] = mapped_column(LargeBinary)
@@ -168,6 +201,7 @@ class Invitation(Base):
     __tablename__ = "auth_invitation"
     __table_args__ = (
         CheckConstraint(_ONE_OWNER, name="one_owner"),
+        CheckConstraint(_PERSON, name="person_of_customer"),
         Index("ix_auth_invitation_customer", "customer_id"),
         Index("ix_auth_invitation_staff", "staff_id"),
     )
@@ -176,8 +210,15 @@ class Invitation(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(10), default="link")  # link, desk, cli
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10), default="link")  # link, desk, colleague
     created_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # A colleague invited by the customer's owner (channel "colleague").
+    created_by_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    # When a key officer must approve a colleague's invitation first (a setting).
+    needs_approval: Mapped[bool] = mapped_column(default=False)
+    approved_at: Mapped[dt.datetime | None]
+    approved_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
@@ -190,3 +231,35 @@ class Invitation(Base):
     @property
     def owner(self) -> Owner:
         return Owner.of(self)
+
+
+class CompanyMember(Base):
+    """A person of a customer who may use the portal: their role in the company and
+    whether the company's owner (or staff) has blocked them, with who, when and why."""
+
+    __tablename__ = "auth_company_member"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'buyer', 'accountant', 'viewer')", name="known_role"),
+        CheckConstraint(
+            "blocked_at IS NULL OR blocked_by_kind IN ('customer', 'staff', 'system')",
+            name="blocked_by_known",
+        ),
+        Index("ix_auth_company_member_customer", "customer_id", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), unique=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now)
+    blocked_at: Mapped[dt.datetime | None]
+    blocked_by_kind: Mapped[str | None] = mapped_column(String(16))  # customer (a person), staff
+    blocked_by_id: Mapped[int | None]  # the contact id or the staff id
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None

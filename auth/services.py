@@ -23,22 +23,26 @@ from portal import audit
 from portal.audit import AuditEvent
 from portal.clock import now
 from portal.errors import ApiError
-from portal.models import Customer, Staff
+from portal.models import Contact, Customer, Staff
 
-from . import sessions, signals
+from . import people, sessions, signals
 from .models import AuthSession, Invitation, Key, KeyStatus, KeyStatusChange, Owner
 from .policy import key_policy
 
 __all__ = [
     "KeyRefusal",
     "Owner",
+    "block_colleague",
+    "change_role",
     "customer_keys",
     "identify_customer_by_assertion",
     "identify_options",
+    "invite_colleague",
     "issue_invitation",
     "report_lost",
     "revoke_key",
     "suspend_key",
+    "unblock_colleague",
 ]
 
 TOKEN_BYTES = 32  # 256-bit enrollment tokens
@@ -92,15 +96,18 @@ class KeyRow:
     owner_label: str  # customer number and name, or staff name and email
     customer_id: int | None
     staff_id: int | None
+    person: str | None = None  # the customer's person the key belongs to
 
 
 def _owner_labels(db: Session, keys: list[Key]) -> list[KeyRow]:
     customer_ids = {k.customer_id for k in keys if k.customer_id}
     staff_ids = {k.staff_id for k in keys if k.staff_id}
+    contact_ids = {k.contact_id for k in keys if k.contact_id}
     customers = {
         c.id: f"{c.number} · {c.name}"
         for c in db.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
     }
+    persons = {c.id: c.name for c in db.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
     staff = {
         s.id: f"{s.name} · {s.email}"
         for s in db.scalars(select(Staff).where(Staff.id.in_(staff_ids)))
@@ -108,9 +115,16 @@ def _owner_labels(db: Session, keys: list[Key]) -> list[KeyRow]:
     return [
         KeyRow(
             k,
-            customers.get(k.customer_id, "") if k.customer_id else staff.get(k.staff_id, ""),
+            " · ".join(
+                part
+                for part in (customers.get(k.customer_id, ""), persons.get(k.contact_id, ""))
+                if part
+            )
+            if k.customer_id
+            else staff.get(k.staff_id, ""),
             k.customer_id,
             k.staff_id,
+            persons.get(k.contact_id) if k.contact_id else None,
         )
         for k in keys
     ]
@@ -386,15 +400,29 @@ def issue_invitation(
     issued_by: int | None,
     channel: str = "link",
     replaces_key_id: int | None = None,
+    contact_id: int | None = None,
+    by_contact_id: int | None = None,
+    needs_approval: bool = False,
 ) -> tuple[str, Invitation]:
-    """A single-use enrollment link for a customer or a staff member.
+    """A single-use enrollment link for a customer's person or a staff member.
 
     Returns the URL (its token is never stored: show it once) and the invitation row.
-    ``issued_by`` is the staff id, or None for the command line.
+    ``issued_by`` is the staff id, or None for the command line or a customer's owner
+    (``by_contact_id``). A customer's invitation is for ``contact_id``, by default the
+    customer's primary person (see ``auth.people.primary_person``).
     """
     if (customer_id is None) == (staff_id is None):
         raise ValueError("an invitation is for a customer or for a staff member")
-    owner = Owner("customer", customer_id) if customer_id else Owner("staff", staff_id)  # type: ignore[arg-type]
+    if customer_id is not None:
+        if contact_id is None:
+            contact_id = people.primary_person(db, customer_id)
+        elif people.company_contact(db, customer_id, contact_id) is None:
+            raise KeyRefusal("not_found", _("There is no such person."), 404)
+        else:
+            people.ensure_member(db, customer_id, contact_id)
+        owner = Owner("customer", customer_id, contact_id)
+    else:
+        owner = Owner("staff", staff_id)  # type: ignore[arg-type]
     _check_owner_may_enroll(db, owner)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     moment = now()
@@ -405,17 +433,27 @@ def issue_invitation(
         created_at=moment,
         expires_at=moment + dt.timedelta(hours=key_policy(db).invitation_hours),
         replaces_key_id=replaces_key_id,
+        created_by_contact_id=by_contact_id,
+        needs_approval=needs_approval,
         **owner.columns(),
     )
     db.add(invitation)
     db.flush()
+    if issued_by:
+        actor = audit.Actor("staff", issued_by)
+    elif by_contact_id and customer_id:
+        actor = audit.Actor("customer", customer_id)
+    else:
+        actor = audit.SYSTEM
     audit.record(
         db,
         "invitation.created",
-        audit.Actor("staff", issued_by) if issued_by else audit.SYSTEM,
+        actor,
         ("invitation", invitation.id),
         owner=f"{owner.kind}:{owner.id}",
+        contact=owner.contact_id,
         channel=channel,
+        needs_approval=needs_approval,
         expires_at=invitation.expires_at.isoformat(),
     )
     return enrollment_url(token), invitation
@@ -428,6 +466,14 @@ def _check_owner_may_enroll(db: Session, owner: Owner) -> None:
             raise KeyRefusal("not_found", _("There is no such customer."), 404)
         if not customer.is_active:
             raise KeyRefusal("customer_blocked", _("The customer is blocked."), 409)
+        if owner.contact_id is not None:
+            membership = people.member(db, owner.contact_id)
+            if membership is None or membership.customer_id != owner.id:
+                raise KeyRefusal("not_found", _("There is no such person."), 404)
+            if membership.is_blocked:
+                raise KeyRefusal(
+                    "person_blocked", _("This person's access to the portal is blocked."), 409
+                )
     else:
         member = db.get(Staff, owner.id)
         if member is None:
@@ -437,13 +483,16 @@ def _check_owner_may_enroll(db: Session, owner: Owner) -> None:
 
 
 def invitation_state(invitation: Invitation) -> str:
-    """``open``, ``used``, ``revoked`` or ``expired``."""
+    """``open``, ``pending`` (a key officer must approve it first), ``used``, ``revoked``
+    or ``expired``."""
     if invitation.used_at:
         return "used"
     if invitation.revoked_at:
         return "revoked"
     if invitation.expired_at or invitation.expires_at <= now():
         return "expired"
+    if invitation.needs_approval and invitation.approved_at is None:
+        return "pending"
     return "open"
 
 
@@ -480,7 +529,7 @@ def revoke_invitation(db: Session, invitation_id: int, *, staff_id: int | None) 
     invitation = db.get(Invitation, invitation_id)
     if invitation is None:
         raise KeyRefusal("not_found", _("There is no such invitation."), 404)
-    if invitation_state(invitation) != "open":
+    if invitation_state(invitation) not in ("open", "pending"):
         raise KeyRefusal("not_open", _("The invitation is no longer open."), 409)
     invitation.revoked_at = now()
     invitation.revoked_by_staff_id = staff_id
@@ -499,7 +548,7 @@ def resend_invitation(db: Session, invitation_id: int, *, staff_id: int) -> tupl
     old = db.get(Invitation, invitation_id)
     if old is None:
         raise KeyRefusal("not_found", _("There is no such invitation."), 404)
-    if invitation_state(old) == "open":
+    if invitation_state(old) in ("open", "pending"):
         revoke_invitation(db, old.id, staff_id=staff_id)
     elif invitation_state(old) == "used":
         raise KeyRefusal("used", _("The invitation has been used already."), 409)
@@ -507,6 +556,7 @@ def resend_invitation(db: Session, invitation_id: int, *, staff_id: int) -> tupl
         db,
         customer_id=old.customer_id,
         staff_id=old.staff_id,
+        contact_id=old.contact_id,
         issued_by=staff_id,
         channel="link",
         replaces_key_id=old.replaces_key_id,
@@ -534,6 +584,7 @@ def replace_lost_key(db: Session, key_id: int, *, staff_id: int) -> tuple[str, I
         db,
         customer_id=key.customer_id,
         staff_id=key.staff_id,
+        contact_id=key.contact_id,
         issued_by=staff_id,
         channel="link",
         replaces_key_id=key.id,
@@ -568,7 +619,9 @@ def expire_invitations(db: Session) -> int:
 def owner_name(db: Session, owner: Owner) -> str:
     if owner.kind == "customer":
         customer = db.get(Customer, owner.id)
-        return f"{customer.number} · {customer.name}" if customer else ""
+        person = db.get(Contact, owner.contact_id) if owner.contact_id else None
+        label = f"{customer.number} · {customer.name}" if customer else ""
+        return f"{label} · {person.name}" if person and label else label
     member = db.get(Staff, owner.id)
     return f"{member.name} · {member.email}" if member else ""
 
@@ -587,6 +640,14 @@ def has_fresh_step_up(db: Session, session_id: int) -> bool:
 # The assertion ceremony of "identify by key" (loyalty's shop counter), re-exported so that
 # other packages import services only.
 from .ceremonies import identify_customer_by_assertion, identify_options  # noqa: E402
+
+# A customer's people and colleagues (see auth.people), re-exported for the same reason.
+from .people import (  # noqa: E402
+    block_colleague,
+    change_role,
+    invite_colleague,
+    unblock_colleague,
+)
 
 
 def key_counts_by_state(session: Session) -> dict[str, int]:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from portal import runtime_settings
 from portal.clock import now
-from portal.models import Customer, CustomerStatus, Staff, StaffRole
+from portal.models import Contact, Customer, CustomerStatus, Staff, StaffRole
 
-from .models import AuthSession
+from .company_roles import role_allows
+from .models import AuthSession, CompanyMember, Owner
 
 # Writing last_seen on every request would turn each page view into a write;
 # once a minute is precise enough for an idle timeout counted in minutes.
@@ -55,7 +56,13 @@ runtime_settings.define(
 
 @dataclass
 class Principal(UserMixin):
-    """Who is signed in: a customer or a staff member, and through which session."""
+    """Who is signed in: a customer (one of its people, in a company role) or a staff
+    member, and through which session.
+
+    For a customer, ``subject_id`` is the customer (every customer-data query is scoped to
+    it), ``contact_id`` the person and ``company_role`` what they may do there
+    (``auth.company_roles``).
+    """
 
     kind: str  # "customer" or "staff"
     subject_id: int
@@ -64,6 +71,18 @@ class Principal(UserMixin):
     key_id: int | None
     customer_number: str | None = None
     roles: frozenset[StaffRole] = frozenset()
+    contact_id: int | None = None
+    person_name: str | None = None
+    company_role: str | None = None
+
+    def may(self, permission: str) -> bool:
+        """May this customer's person use ``permission`` (see COMPANY_MATRIX)?"""
+        return self.kind == "customer" and role_allows(self.company_role, permission)
+
+    @property
+    def owner(self) -> Owner:
+        """Whose keys and sessions are "mine": the person for a customer, else the staff."""
+        return Owner(self.kind, self.subject_id, self.contact_id)
 
     def get_id(self) -> str:
         return f"{self.kind}:{self.subject_id}"
@@ -94,11 +113,17 @@ def start_session(
     ip: str | None,
     user_agent: str | None,
     stepped_up: bool = False,
+    contact_id: int | None = None,
 ) -> tuple[str, AuthSession]:
     """Open a session; returns the token for the cookie (never stored) and the row.
 
     ``stepped_up``: the session opens with a fresh user-verified assertion (a key sign-in).
+    ``contact_id``: the customer's person (the key's); by default the primary person.
     """
+    if kind == "customer" and contact_id is None:
+        from .people import primary_person
+
+        contact_id = primary_person(db, subject_id)
     prefix = "auth.customer" if kind == "customer" else "auth.staff"
     limits = runtime_settings.get_many(db, [f"{prefix}_idle_minutes", f"{prefix}_absolute_hours"])
     token = secrets.token_urlsafe(32)
@@ -108,6 +133,7 @@ def start_session(
         principal_kind=kind,
         customer_id=subject_id if kind == "customer" else None,
         staff_id=subject_id if kind == "staff" else None,
+        contact_id=contact_id if kind == "customer" else None,
         key_id=key_id,
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
@@ -132,14 +158,31 @@ def load_principal(db: Session, token: str) -> Principal | None:
             Customer.status,
             Staff.name,
             Staff.is_active,
+            Contact.name,
+            CompanyMember.role,
+            CompanyMember.blocked_at,
+            CompanyMember.customer_id,
         )
         .outerjoin(Customer, Customer.id == AuthSession.customer_id)
         .outerjoin(Staff, Staff.id == AuthSession.staff_id)
+        .outerjoin(Contact, Contact.id == AuthSession.contact_id)
+        .outerjoin(CompanyMember, CompanyMember.contact_id == AuthSession.contact_id)
         .where(AuthSession.token_hash == hash_token(token), AuthSession.ended_at.is_(None))
     ).one_or_none()
     if row is None:
         return None
-    record, number, customer_name, customer_status, staff_name, staff_active = row
+    (
+        record,
+        number,
+        customer_name,
+        customer_status,
+        staff_name,
+        staff_active,
+        person_name,
+        company_role,
+        blocked_at,
+        member_customer,
+    ) = row
     moment = now()
     if moment >= record.expires_at:
         end_session(db, record, "expired")
@@ -149,6 +192,11 @@ def load_principal(db: Session, token: str) -> Principal | None:
         return None
     if record.principal_kind == "customer" and customer_status != CustomerStatus.ACTIVE:
         end_session(db, record, "customer_blocked")
+        return None
+    if record.principal_kind == "customer" and (
+        company_role is None or blocked_at is not None or member_customer != record.customer_id
+    ):
+        end_session(db, record, "person_blocked")
         return None
     if record.principal_kind == "staff" and not staff_active:
         end_session(db, record, "staff_deactivated")
@@ -164,6 +212,9 @@ def load_principal(db: Session, token: str) -> Principal | None:
             record.id,
             record.key_id,
             customer_number=number,
+            contact_id=record.contact_id,
+            person_name=person_name,
+            company_role=company_role,
         )
     staff = db.get(Staff, record.staff_id)  # roles are needed for the navigation
     return Principal(
@@ -190,6 +241,7 @@ def end_sessions(
     staff_id: int | None = None,
     key_id: int | None = None,
     session_id: int | None = None,
+    contact_id: int | None = None,
 ) -> int:
     """End every open session matching the given owner, key or id; returns how many.
 
@@ -204,6 +256,8 @@ def end_sessions(
         conditions.append(AuthSession.key_id == key_id)
     if session_id is not None:
         conditions.append(AuthSession.id == session_id)
+    if contact_id is not None:
+        conditions.append(AuthSession.contact_id == contact_id)
     if not conditions:
         raise ValueError("end_sessions needs an owner, a key or a session id")
     result = db.execute(
@@ -214,13 +268,17 @@ def end_sessions(
     return result.rowcount or 0
 
 
-def open_sessions(db: Session, *, kind: str, subject_id: int) -> list[AuthSession]:
-    """The principal's sessions that have not ended or expired, newest first."""
+def open_sessions(
+    db: Session, *, kind: str, subject_id: int, contact_id: int | None = None
+) -> list[AuthSession]:
+    """The principal's sessions that have not ended or expired, newest first; for a
+    customer with ``contact_id``, that person's only."""
     owner = AuthSession.customer_id if kind == "customer" else AuthSession.staff_id
-    rows = db.scalars(
-        select(AuthSession)
-        .where(owner == subject_id, AuthSession.ended_at.is_(None), AuthSession.expires_at > now())
-        .order_by(AuthSession.last_seen_at.desc())
-    ).all()
+    query = select(AuthSession).where(
+        owner == subject_id, AuthSession.ended_at.is_(None), AuthSession.expires_at > now()
+    )
+    if kind == "customer" and contact_id is not None:
+        query = query.where(AuthSession.contact_id == contact_id)
+    rows = db.scalars(query.order_by(AuthSession.last_seen_at.desc())).all()
     moment = now()
     return [r for r in rows if moment - r.last_seen_at <= dt.timedelta(seconds=r.idle_seconds)]

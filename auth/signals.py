@@ -3,6 +3,22 @@
 ``key_needs_attention(sender, session, key_id, owner_kind, owner_id, reason)``: a key was
 suspended as a possible clone, blocked after failures, or reported lost. Key officers see
 it in the key desk's "needs attention" list; a mail sender may also notify them.
+
+``colleague_invited(sender, session, customer_id, contact_id, invitation_id, by_contact_id,
+name, email, role, needs_approval)``: a company's owner invited a colleague. With
+``needs_approval`` the link works only once a key officer approves it.
+
+``invitation_email_requested(sender, session, customer_id, contact_id, invitation_id, to,
+name, url, needs_approval)``: the owner asked for the enrollment link to be emailed to
+the colleague; ``url`` is the single-use link (never stored). The mail sender (support)
+queues it; without one connected nothing is sent and the page says so.
+
+``colleague_blocked(sender, session, customer_id, contact_id, by_kind, by_id, reason,
+sessions_ended)``: a customer's person was blocked by the company's owner (``by_kind``
+"customer", ``by_id`` the owner's contact id) or by staff ("staff", the staff id); their
+sessions have ended and their keys no longer open the company.
+
+Receivers run in the sender's transaction: what they queue commits with the change.
 """
 
 from __future__ import annotations
@@ -12,3 +28,6 @@ from blinker import Namespace
 _signals = Namespace()
 
 key_needs_attention = _signals.signal("auth.key_needs_attention")
+colleague_invited = _signals.signal("auth.colleague_invited")
+colleague_blocked = _signals.signal("auth.colleague_blocked")
+invitation_email_requested = _signals.signal("auth.invitation_email_requested")

@@ -143,7 +143,10 @@ def my_sessions():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=url_for("auth.my_sessions")))
     rows = sessions.open_sessions(
-        get_session(), kind=current_user.kind, subject_id=current_user.subject_id
+        get_session(),
+        kind=current_user.kind,
+        subject_id=current_user.subject_id,
+        contact_id=current_user.contact_id,
     )
     return render_template("auth/sessions.html", rows=rows, current_id=current_user.session_id)
 
@@ -155,7 +158,10 @@ def end_one(session_id: int):
     mine = {
         row.id
         for row in sessions.open_sessions(
-            db, kind=current_user.kind, subject_id=current_user.subject_id
+            db,
+            kind=current_user.kind,
+            subject_id=current_user.subject_id,
+            contact_id=current_user.contact_id,
         )
     }
     if session_id not in mine:
@@ -175,7 +181,12 @@ def end_one(session_id: int):
 def end_all():
     _require_signed_in()
     db = get_session()
-    owner = {"customer_id" if current_user.is_customer else "staff_id": current_user.subject_id}
+    # A customer's person signs out their own sessions, not their colleagues'.
+    owner = (
+        {"contact_id": current_user.contact_id}
+        if current_user.is_customer
+        else {"staff_id": current_user.subject_id}
+    )
     count = sessions.end_sessions(db, reason="signed_out_everywhere", **owner)
     audit.record(
         db,

@@ -6,6 +6,7 @@ from celery.schedules import crontab
 from flask import Blueprint, Flask, current_app
 from flask_babel import lazy_gettext as _l
 
+from auth.guards import company_panel, company_visible
 from portal.registry import NavItem, get_registry
 
 bp = Blueprint(
@@ -35,11 +36,19 @@ def init_app(app: Flask) -> None:
     hooks.connect()
     app.cli.add_command(loyalty_group)
     registry = get_registry(app)
-    registry.add_nav(NavItem("loyalty.account", _l("Bonuses"), "customer", order=40))
+    registry.add_nav(
+        NavItem(
+            "loyalty.account",
+            _l("Bonuses"),
+            "customer",
+            order=40,
+            visible=company_visible("bonuses"),
+        )
+    )
     registry.add_nav(
         NavItem("admin.loyalty_index", _l("Bonuses"), "staff", order=40, visible=_staff_may_view)
     )
-    registry.add_dashboard_panel(40, dashboard_panel)
+    registry.add_dashboard_panel(40, company_panel("bonuses", dashboard_panel))
     registry.add_customer_card_section(40, customer_card_section)
     registry.add_demo_loader(40, "loyalty", load_demo)
     # 00:10 Moscow: the first minutes of the day after the points' last valid day.

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from auth.guards import login_required
+from auth.guards import company_permission
 from portal import audit
 from portal.db import get_session
 
@@ -55,7 +55,7 @@ def choices(session: Session, customer_id: int, available: int) -> list[Choice] 
 
 
 @bp.post("/reorders/<int:reorder_id>/points")
-@login_required
+@company_permission("bonuses.spend")
 def apply_points(reorder_id: int):
     from orders.services import NotFound, get_reorder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 
-from auth.guards import login_required
+from auth.guards import company_permission
 from portal import runtime_settings
 from portal.db import get_session
 
@@ -72,7 +72,7 @@ def reorder_link():
 
 
 @bp.get("/")
-@login_required
+@company_permission("bonuses")
 def account():
     db = get_session()
     customer_id = current_user.subject_id

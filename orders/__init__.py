@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from flask_babel import lazy_gettext as _l
 
+from auth.guards import company_panel, company_visible
 from portal.registry import NavItem, get_registry
 
 bp = Blueprint(
@@ -24,14 +25,20 @@ def init_app(app: Flask) -> None:
     app.add_template_global(labels.badge_class, "orders_badge")
     app.add_template_global(labels.badge_html, "orders_badge_html")
     registry = get_registry(app)
-    registry.add_nav(NavItem("orders.order_list", _l("Orders"), "customer", order=100))
-    registry.add_nav(NavItem("orders.document_list", _l("Documents"), "customer", order=110))
-    registry.add_nav(NavItem("orders.statement_page", _l("Statement"), "customer", order=115))
-    registry.add_nav(NavItem("orders.price_list", _l("My prices"), "customer", order=120))
-    registry.add_nav(NavItem("orders.conditions_page", _l("My conditions"), "customer", order=130))
-    registry.add_dashboard_panel(100, panels.open_orders_panel)
-    registry.add_dashboard_panel(110, panels.shipments_panel)
-    registry.add_dashboard_panel(120, panels.reorders_panel)
+    # Each entry and panel shows only to the company roles that may open it.
+    for endpoint, label, order, permission in (
+        ("orders.order_list", _l("Orders"), 100, "orders"),
+        ("orders.document_list", _l("Documents"), 110, "documents"),
+        ("orders.statement_page", _l("Statement"), 115, "statement"),
+        ("orders.price_list", _l("My prices"), 120, "prices"),
+        ("orders.conditions_page", _l("My conditions"), 130, "conditions"),
+    ):
+        registry.add_nav(
+            NavItem(endpoint, label, "customer", order, visible=company_visible(permission))
+        )
+    registry.add_dashboard_panel(100, company_panel("orders", panels.open_orders_panel))
+    registry.add_dashboard_panel(110, company_panel("orders", panels.shipments_panel))
+    registry.add_dashboard_panel(120, company_panel("reorders", panels.reorders_panel))
     registry.add_dashboard_panel(900, panels.manager_panel)
     registry.add_customer_card_section(100, panels.customer_card_section)
     registry.add_customer_card_section(105, panels.statement_card_section)

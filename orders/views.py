@@ -26,7 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from auth.guards import login_required
+from auth.guards import company_permission
 from portal import audit, runtime_settings
 from portal.clock import now
 from portal.db import get_session
@@ -77,7 +77,7 @@ def _owned(load: Callable[..., T], kind: str, record_id: int) -> T:
 
 
 @bp.get("/orders")
-@login_required
+@company_permission("orders")
 def order_list():
     form = OrderFilterForm(request.args)
     valid = form.validate() if request.args else True
@@ -98,14 +98,14 @@ def order_list():
 
 
 @bp.get("/orders/<int:order_id>")
-@login_required
+@company_permission("orders")
 def order_page(order_id: int):
     detail = _owned(services.get_order, "order", order_id)
     return render_template("orders/order.html", detail=detail, reorder_form=ReorderStartForm())
 
 
 @bp.post("/orders/<int:order_id>/reorder")
-@login_required
+@company_permission("reorders")
 def reorder_start(order_id: int):
     form = ReorderStartForm()
     if not form.validate():
@@ -130,7 +130,7 @@ def reorder_start(order_id: int):
 
 
 @bp.get("/shipments/<int:shipment_id>")
-@login_required
+@company_permission("orders")
 def shipment_page(shipment_id: int):
     detail = _owned(services.get_shipment, "shipment", shipment_id)
     return render_template("orders/shipment.html", detail=detail)
@@ -140,7 +140,7 @@ def shipment_page(shipment_id: int):
 
 
 @bp.get("/documents")
-@login_required
+@company_permission("documents")
 def document_list():
     form = DocumentFilterForm(request.args)
     valid = form.validate() if request.args else True
@@ -158,7 +158,7 @@ def document_list():
 
 
 @bp.get("/documents/<int:document_id>")
-@login_required
+@company_permission("documents")
 def document_download(document_id: int):
     document = _owned(services.get_document, "document", document_id)
     try:
@@ -192,7 +192,7 @@ def document_download(document_id: int):
 
 
 @bp.get("/prices")
-@login_required
+@company_permission("prices")
 def price_list():
     db = get_session()
     groups = services.product_groups(db)
@@ -217,7 +217,7 @@ def price_list():
 
 
 @bp.get("/prices/export.<any(csv, xlsx):fmt>")
-@login_required
+@company_permission("prices")
 def price_export(fmt: str):
     db = get_session()
     customer_id = current_user.subject_id
@@ -249,7 +249,7 @@ def _attachment(filename: str) -> str:
 
 
 @bp.get("/conditions")
-@login_required
+@company_permission("conditions")
 def conditions_page():
     view = services.conditions(get_session(), current_user.subject_id)
     return render_template("orders/conditions.html", view=view)
@@ -259,7 +259,7 @@ def conditions_page():
 
 
 @bp.get("/reorders")
-@login_required
+@company_permission("reorders")
 def reorder_list():
     page = services.list_reorders(
         get_session(), current_user.subject_id, cursor=request.args.get("after")
@@ -268,7 +268,7 @@ def reorder_list():
 
 
 @bp.get("/reorders/<int:reorder_id>")
-@login_required
+@company_permission("reorders")
 def reorder_page(reorder_id: int):
     detail = _owned(services.get_reorder, "reorder", reorder_id)
     form = ReorderEditForm(data={"comment": detail.reorder.comment})
@@ -296,7 +296,7 @@ def _render_reorder(
 
 
 @bp.post("/reorders/<int:reorder_id>")
-@login_required
+@company_permission("reorders")
 def reorder_update(reorder_id: int):
     detail = _owned(services.get_reorder, "reorder", reorder_id)
     form = ReorderEditForm()
@@ -345,7 +345,7 @@ def reorder_update(reorder_id: int):
 
 
 @bp.post("/reorders/<int:reorder_id>/cancel")
-@login_required
+@company_permission("reorders")
 def reorder_cancel(reorder_id: int):
     _owned(services.get_reorder, "reorder", reorder_id)
     if not ReorderCancelForm().validate():
@@ -381,7 +381,7 @@ def _company() -> tuple[str, str]:
 
 
 @bp.get("/statement")
-@login_required
+@company_permission("statement")
 def statement_page():
     form, valid = _statement_form()
     found = None
@@ -411,7 +411,7 @@ def _render_statement(form: StatementForm, found: statements.Statement | None, s
 
 
 @bp.get("/statement/export.<any(pdf, xlsx):fmt>")
-@login_required
+@company_permission("statement")
 def statement_export_file(fmt: str):
     form, valid = _statement_form()
     if not valid:
@@ -443,7 +443,7 @@ def statement_export_file(fmt: str):
 
 
 @bp.post("/statement/signed-act")
-@login_required
+@company_permission("statement")
 def statement_act_request():
     """Ask the manager for a signed act of the period: a task for them, once per period."""
     act_form = StatementActForm()

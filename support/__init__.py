@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from auth.guards import company_panel, company_visible
 from portal.registry import NavItem, get_registry
 
 from . import settings  # noqa: F401  (defines the runtime settings)
@@ -32,8 +33,12 @@ def init_app(app: Flask) -> None:
     # Globals, not a context processor: imported macros see globals only.
     app.jinja_env.globals.update(labels.template_globals())
     registry = get_registry(app)
-    registry.add_nav(NavItem("support.index", _l("Support"), "customer", order=60))
-    registry.add_dashboard_panel(60, dashboard_panel)
+    registry.add_nav(
+        NavItem(
+            "support.index", _l("Support"), "customer", order=60, visible=company_visible("tickets")
+        )
+    )
+    registry.add_dashboard_panel(60, company_panel("tickets", dashboard_panel))
     registry.add_customer_card_section(60, customer_card_section)
     registry.add_demo_loader(50, "support", load_demo)
     registry.add_beat_job("support-outbox-sweep", "support.outbox_sweep", crontab(minute="*"))

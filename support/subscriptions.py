@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.signals import key_needs_attention
+from auth.signals import invitation_email_requested, key_needs_attention
 from orders import services as orders
 from orders.labels import label
 from orders.signals import ActRequestTask, order_status_changed, statement_act_requested
@@ -145,7 +145,42 @@ def statement_act_task(
     )
 
 
+def colleague_invitation(
+    _sender: Any,
+    *,
+    session: Session,
+    customer_id: int,
+    to: str,
+    name: str,
+    url: str,
+    needs_approval: bool = False,
+    **_extra: Any,
+) -> None:
+    """A company's owner invited a colleague and asked us to email the enrollment link."""
+    customer = session.get(Customer, customer_id)
+    company = customer.name if customer else ""
+    with force_locale("ru"):
+        subject = _("Your access to the portal of %(company)s", company=company)
+        text = _(
+            "Hello, %(name)s! You are invited to use the client portal for %(company)s. "
+            "Open the link, confirm your email and register your security key; the link "
+            "works once.",
+            name=name,
+            company=company,
+        )
+        if needs_approval:
+            text += " " + _("The link starts working once our key officer approves it.")
+    queue_email(
+        session,
+        to=to,
+        subject=subject,
+        body=text + "\n\n" + url + _signature(),
+        customer_id=customer_id,
+    )
+
+
 def connect() -> None:
     order_status_changed.connect(order_news)
     statement_act_requested.connect(statement_act_task)
     key_needs_attention.connect(key_alert)
+    invitation_email_requested.connect(colleague_invitation)

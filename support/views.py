@@ -17,7 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from auth.guards import login_required
+from auth.guards import company_permission
 from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
@@ -58,7 +58,7 @@ def _uploads() -> list[tuple[str, object]]:
 
 
 @bp.get("/")
-@login_required
+@company_permission("tickets")
 def index():
     db = get_session()
     return render_template(
@@ -73,7 +73,7 @@ def index():
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])
-@login_required
+@company_permission("tickets")
 def new_ticket():
     db = get_session()
     form = TicketForm()
@@ -111,7 +111,7 @@ def new_ticket():
 
 
 @bp.get("/tickets/<int:ticket_id>")
-@login_required
+@company_permission("tickets")
 def ticket(ticket_id: int):
     db = get_session()
     found = services.get_ticket(db, _me(), ticket_id)
@@ -144,7 +144,7 @@ def _own_or_404(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/reply")
-@login_required
+@company_permission("tickets")
 def reply(ticket_id: int):
     db = get_session()
     found = _own_or_404(ticket_id)
@@ -165,7 +165,7 @@ def reply(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/close")
-@login_required
+@company_permission("tickets")
 def close(ticket_id: int):
     db = get_session()
     found = _own_or_404(ticket_id)
@@ -183,7 +183,7 @@ def close(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/reopen")
-@login_required
+@company_permission("tickets")
 def reopen(ticket_id: int):
     db = get_session()
     found = _own_or_404(ticket_id)
@@ -201,7 +201,7 @@ def reopen(ticket_id: int):
 
 
 @bp.get("/tickets/<int:ticket_id>/files/<int:attachment_id>")
-@login_required
+@company_permission("tickets")
 def attachment(ticket_id: int, attachment_id: int):
     found = services.customer_attachment(get_session(), _me(), ticket_id, attachment_id)
     if found is None:
@@ -292,7 +292,7 @@ def _next_working_day(db) -> dt.date:
 
 
 @bp.route("/callbacks/new", methods=["GET", "POST"])
-@login_required
+@company_permission("callbacks")
 def new_callback():
     db = get_session()
     form = _callback_form(db)
@@ -382,7 +382,7 @@ def _window_text(callback) -> str:
 
 
 @bp.post("/callbacks/<int:callback_id>/cancel")
-@login_required
+@company_permission("callbacks")
 def cancel_callback(callback_id: int):
     db = get_session()
     try:

@@ -8,7 +8,7 @@ import re
 from sqlalchemy.orm import Session
 
 from auth import sessions
-from portal.models import Customer, Staff, StaffRoleGrant
+from portal.models import Contact, Customer, Staff, StaffRoleGrant
 
 _numbers = itertools.count(1)
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -43,27 +43,62 @@ def make_staff(db: Session, *roles: str, **fields) -> Staff:
     return member
 
 
-def sign_in(client, db: Session, who: Customer | Staff, key_id: int | None = None) -> str:
+def make_person(db: Session, customer: Customer, role: str, **fields) -> Contact:
+    """A person of ``customer`` with a company role (owner, buyer, accountant, viewer)."""
+    from auth.people import ensure_member
+
+    n = next(_numbers)
+    values = {"name": f"Сотрудник Клиента {n}", "email": f"person{n}@example.ru"}
+    values.update(fields)
+    contact = Contact(customer_id=customer.id, **values)
+    db.add(contact)
+    db.flush()
+    ensure_member(db, customer.id, contact.id, role)
+    db.commit()
+    return contact
+
+
+def sign_in(
+    client,
+    db: Session,
+    who: Customer | Staff,
+    key_id: int | None = None,
+    person: Contact | None = None,
+) -> str:
     """Open a server-side session for ``who`` and give its cookie to the test client.
 
-    For tests of pages behind sign-in; the WebAuthn ceremony itself is tested in tests/auth.
+    A customer signs in as ``person`` (one of its people, see ``make_person``), by default
+    its primary person, the company's owner. For tests of pages behind sign-in; the
+    WebAuthn ceremony itself is tested in tests/auth.
     """
     kind = "staff" if isinstance(who, Staff) else "customer"
     token, _row = sessions.start_session(
-        db, kind=kind, subject_id=who.id, key_id=key_id, ip="127.0.0.1", user_agent="pytest"
+        db,
+        kind=kind,
+        subject_id=who.id,
+        key_id=key_id,
+        ip="127.0.0.1",
+        user_agent="pytest",
+        contact_id=person.id if person is not None else None,
     )
     db.commit()
     client.set_cookie("portal_session", token, domain="localhost")
     return token
 
 
-def sign_in_browser(page, live, who: Customer | Staff) -> None:
+def sign_in_browser(page, live, who: Customer | Staff, person: Contact | None = None) -> None:
     """The same for a Playwright page on the live server."""
     db = live.session()
     try:
         kind = "staff" if isinstance(who, Staff) else "customer"
         token, _row = sessions.start_session(
-            db, kind=kind, subject_id=who.id, key_id=None, ip="127.0.0.1", user_agent="chromium"
+            db,
+            kind=kind,
+            subject_id=who.id,
+            key_id=None,
+            ip="127.0.0.1",
+            user_agent="chromium",
+            contact_id=person.id if person is not None else None,
         )
         db.commit()
     finally:

@@ -82,10 +82,12 @@ def _staff_id(db: Session, context: dict[str, Any]) -> int:
 @sampler("key_id")
 def _key_id(db: Session, context: dict[str, Any]) -> int:
     from auth.models import Key
+    from auth.people import primary_person
 
     customer = sample_customer(db, context)
     key = Key(
         customer_id=customer.id,
+        contact_id=primary_person(db, customer.id),  # a customer's key is a person's
         credential_id=secrets.token_bytes(32),
         credential_data=secrets.token_bytes(64),
         aaguid="00000000-0000-0000-0000-000000000000",

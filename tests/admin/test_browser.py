@@ -181,7 +181,7 @@ def test_key_officer_issues_a_key_by_invitation_and_revokes_it(browser, page, li
     page.get_by_role("link", name="ООО «Ладога»").click()
     # From the customer's card to the key desk, and an enrollment link made there.
     page.locator(f'a[href="/staff/keys/customer/{customer_id}"]').first.click()
-    page.locator(f'form[action="/staff/keys/customer/{customer_id}/invite"] button').click()
+    page.locator(f'button[formaction="/staff/keys/customer/{customer_id}/invite"]').click()
     link = page.locator("#enroll-url").input_value()
     assert "/auth/enroll/" in link
 

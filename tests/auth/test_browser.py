@@ -196,7 +196,7 @@ def test_issue_a_key_at_the_desk(page, live):
     sign_in_browser(page, live, officer)
     page.goto(f"{live.url}/staff/keys/customer/{customer_id}")
     shot(page, "desk-customer")
-    page.click("form[action$='/desk'] button")
+    page.click("button[formaction$='/desk']")
     page.wait_for_selector("#register-key")
     shot(page, "desk-issue")
     page.click("#register-key")
