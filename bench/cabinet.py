@@ -313,7 +313,8 @@ def load(url: str, customers: int, orders: int, seed: int = 7) -> list[int]:
 
 
 def open_sessions(url: str, customer_ids: list[int]) -> list[str]:
-    """A live session per customer, written as the auth package writes it."""
+    """A live session per customer, written as the auth package writes it: each customer's
+    owner (a person, with a company membership) is the one signed in."""
     import psycopg
 
     from auth.sessions import hash_token
@@ -321,12 +322,28 @@ def open_sessions(url: str, customer_ids: list[int]) -> list[str]:
     now = dt.datetime.now(dt.UTC)
     tokens = [secrets.token_urlsafe(32) for _ in customer_ids]
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-        conn.cursor().executemany(
-            "INSERT INTO auth_session (token_hash, principal_kind, customer_id, created_at, "
-            "last_seen_at, idle_seconds, expires_at) VALUES (%s, 'customer', %s, %s, %s, %s, %s)",
+        cursor = conn.cursor()
+        people = []
+        for cid in customer_ids:
+            cursor.execute(
+                "INSERT INTO contact (customer_id, name, is_primary, created_at) "
+                "VALUES (%s, %s, true, %s) RETURNING id",
+                (cid, f"Покупатель {cid}", now),
+            )
+            person = cursor.fetchone()[0]
+            cursor.execute(
+                "INSERT INTO auth_company_member (customer_id, contact_id, role, created_at, "
+                "updated_at) VALUES (%s, %s, 'owner', %s, %s)",
+                (cid, person, now, now),
+            )
+            people.append(person)
+        cursor.executemany(
+            "INSERT INTO auth_session (token_hash, principal_kind, customer_id, contact_id, "
+            "created_at, last_seen_at, idle_seconds, expires_at) "
+            "VALUES (%s, 'customer', %s, %s, %s, %s, %s, %s)",
             [
-                (hash_token(token), cid, now, now, 86_400, now + dt.timedelta(hours=8))
-                for token, cid in zip(tokens, customer_ids, strict=True)
+                (hash_token(token), cid, person, now, now, 86_400, now + dt.timedelta(hours=8))
+                for token, cid, person in zip(tokens, customer_ids, people, strict=True)
             ],
         )
     return tokens

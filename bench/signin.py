@@ -92,6 +92,7 @@ def _seed(url: str, origin: str, instance: Path, customers: int) -> list:
     from fido2.cose import ES256
 
     from auth.models import Key
+    from auth.people import primary_person
     from portal import create_app, migrate
     from portal.db import session_scope
     from portal.models import Customer
@@ -105,12 +106,14 @@ def _seed(url: str, origin: str, instance: Path, customers: int) -> list:
             customer = Customer(number=f"Б-{index + 1:06d}", name=f"ООО «Замер {index + 1}»")
             db.add(customer)
             db.flush()
+            person = primary_person(db, customer.id)  # a key belongs to a person
             key = SoftKey(origin=origin)
             public = cbor.encode(ES256.from_cryptography_key(key.private.public_key()))
             blob = key.aaguid + len(key.credential_id).to_bytes(2, "big") + key.credential_id
             db.add(
                 Key(
                     customer_id=customer.id,
+                    contact_id=person,
                     credential_id=key.credential_id,
                     credential_data=blob + public,
                     aaguid="00010203-0405-0607-0809-0a0b0c0d0e0f",
