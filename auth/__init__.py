@@ -36,7 +36,14 @@ def _load_from_cookie(_request) -> sessions.Principal | None:
 
 
 def init_app(app: Flask) -> None:
-    from . import enroll_views, key_views, labels, tasks, views  # noqa: F401  (routes, tasks)
+    from . import (  # noqa: F401  (routes, tasks)
+        account_views,
+        enroll_views,
+        key_views,
+        labels,
+        tasks,
+        views,
+    )
     from .card import customer_keys_section
     from .cli import keys_group, staff_group
     from .welcome import enrollment_links
@@ -45,6 +52,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # the server-side session row is the protection
     app.register_blueprint(bp)
     registry = get_registry(app)
+    registry.add_nav(NavItem("auth.contact_details", _l("Contact details"), "customer", order=880))
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", order=890))
     registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "customer", order=900))
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "staff", order=890))

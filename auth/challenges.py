@@ -23,7 +23,7 @@ from portal.clock import now
 from .models import Challenge
 
 LIFETIME = dt.timedelta(minutes=2)
-KINDS = ("login", "register", "stepup", "identify")
+KINDS = ("login", "register", "stepup", "identify", "approval")
 _BROWSER_KEY = "webauthn_browser"
 
 
@@ -36,7 +36,8 @@ def browser_id() -> str:
     return value
 
 
-def _hash(challenge: bytes) -> str:
+def hash_challenge(challenge: bytes) -> str:
+    """How a challenge is keyed in the store (and in an approval row)."""
     return hashlib.sha256(challenge).hexdigest()
 
 
@@ -49,7 +50,7 @@ def store(
     moment = now()
     db.add(
         Challenge(
-            challenge_hash=_hash(websafe_decode(state["challenge"])),
+            challenge_hash=hash_challenge(websafe_decode(state["challenge"])),
             kind=kind,
             browser_id=browser,
             state=json.dumps({"fido": state, "context": context}),
@@ -71,7 +72,7 @@ def consume(
     row = db.execute(
         update(Challenge)
         .where(
-            Challenge.challenge_hash == _hash(challenge),
+            Challenge.challenge_hash == hash_challenge(challenge),
             Challenge.kind == kind,
             Challenge.browser_id == browser,
             Challenge.used_at.is_(None),
@@ -84,6 +85,17 @@ def consume(
         return None
     data = json.loads(row[0])
     return data["fido"], data["context"]
+
+
+def use_up(db: Session, challenge_hash: str) -> None:
+    """Mark a challenge used (by its hash) in the caller's transaction, if it is not yet:
+    for an assertion whose action was refused after the transaction that consumed it was
+    rolled back."""
+    db.execute(
+        update(Challenge)
+        .where(Challenge.challenge_hash == challenge_hash, Challenge.used_at.is_(None))
+        .values(used_at=now())
+    )
 
 
 def purge(db: Session, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
