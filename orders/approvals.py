@@ -26,7 +26,7 @@ def reorder_confirm(detail: ReorderDetail, address: DeliveryAddress | None) -> A
     """Sending a draft reorder request: its lines, prices, total, comment and address."""
     reorder = detail.reorder
     count = len(detail.lines)
-    lines_text = ngettext("%(num)s line", "%(num)s lines", count, num=count)
+    lines_text = ngettext("%(num)s line", "%(num)s lines", count)
     amount = money(reorder.total, reorder.currency)
     if detail.source_number:
         summary = _(
