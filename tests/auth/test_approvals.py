@@ -42,7 +42,7 @@ def _events(db, name: str) -> list[AuditEvent]:
 
 
 def test_options_ask_for_the_persons_own_keys_with_the_pin(client, db, person):
-    customer, key, _row = person
+    _customer, key, _row = person
     other = make_customer(db)
     add_key(db, SoftKey(), customer_id=other.id)
     answer = approval_options(client, OPTIONS, NEW)

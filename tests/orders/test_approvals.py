@@ -239,7 +239,7 @@ def test_an_approval_to_add_an_address_cannot_change_one(client, db, person):
 
 
 def test_an_approval_of_one_action_cannot_approve_another_packages_action(client, db, person):
-    customer, key = person
+    _customer, key = person
     h = headers(client)
     credential = key.get(approval_options(client, "/addresses/options", ADDRESS, h).get_json())
     response = client.post(
