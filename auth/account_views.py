@@ -7,7 +7,7 @@ touch of the key with its PIN, bound to exactly the new values.
 
 from __future__ import annotations
 
-from flask import flash, jsonify, render_template, url_for
+from flask import current_app, flash, jsonify, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -66,7 +66,14 @@ def _submitted() -> tuple[dict[str, str | None], ApprovalAction]:
 def contact_details():
     current = services.contact_details(get_session(), current_user.subject_id)
     form = ContactDetailsForm(data=current)
-    return render_template("auth/contact.html", form=form, current=current)
+    # The delivery addresses belong to the orders package, when it is installed.
+    addresses = "orders.address_list" in current_app.view_functions
+    return render_template(
+        "auth/contact.html",
+        form=form,
+        current=current,
+        addresses_url=url_for("orders.address_list") if addresses else None,
+    )
 
 
 @bp.post("/contact/options")

@@ -30,9 +30,6 @@ def init_app(app: Flask) -> None:
     registry.add_nav(NavItem("orders.document_list", _l("Documents"), "customer", order=110))
     registry.add_nav(NavItem("orders.price_list", _l("My prices"), "customer", order=120))
     registry.add_nav(NavItem("orders.conditions_page", _l("My conditions"), "customer", order=130))
-    registry.add_nav(
-        NavItem("orders.address_list", _l("Delivery addresses"), "customer", order=135)
-    )
     registry.add_dashboard_panel(100, panels.open_orders_panel)
     registry.add_dashboard_panel(110, panels.shipments_panel)
     registry.add_dashboard_panel(120, panels.reorders_panel)

@@ -166,6 +166,19 @@
     });
   }
 
+  /* Follow a redirect; to this very page (perhaps another #anchor) reload it, which a
+     change of the hash alone would not do, so that its new state and message show. */
+  function go(url) {
+    var target = new URL(url, window.location.href);
+    var here = window.location;
+    if (target.pathname === here.pathname && target.search === here.search) {
+      if (target.hash) here.hash = target.hash;
+      here.reload();
+      return;
+    }
+    here.assign(target.href);
+  }
+
   function run(button) {
     var kind = button.dataset.webauthn;
     var status = document.querySelector(button.dataset.status || "#webauthn-status");
@@ -206,7 +219,7 @@
       .then(function (answer) {
         if (!answer.ok) throw new ServerError(answer.data);
         if (answer.data.redirect) {
-          window.location.assign(answer.data.redirect);
+          go(answer.data.redirect);
           return;
         }
         show(status, answer.data.message || "", "success");
