@@ -11,8 +11,8 @@ import pytest
 
 from loyalty import services as loyalty
 from orders import services
-from portal import clock
 from orders.models import ReorderRequest
+from portal import clock
 from tests.auth.test_browser import _customer, enroll, shot
 from tests.helpers import add_virtual_authenticator
 
@@ -55,6 +55,11 @@ def test_a_reorder_is_sent_with_the_keys_approval(page, live):
     assert "3 позиции" in summary and "Доставка: Москва, ул. Складочная" in summary
     button = page.locator("#confirm-reorder")
     assert button.is_enabled()  # webauthn.js enabled it
+    page.locator("input.qty").first.fill("12")  # an unsaved edit: the key waits for a save
+    assert button.is_disabled() and page.locator("#save-first").is_visible()
+    page.reload()
+    button = page.locator("#confirm-reorder")
+    assert button.is_enabled()
     shot(page, "reorder-approval")
     button.click()
     page.wait_for_selector(".alert--success")
