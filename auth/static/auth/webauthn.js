@@ -205,7 +205,7 @@
     post(button.dataset.optionsUrl, body)
       .then(function (answer) {
         if (!answer.ok) throw new ServerError(answer.data);
-        if (answer.data.summary) show(status, answer.data.summary, "info");
+        if (answer.data.summary) show(status, answer.data.summary + " — " + text("working"), "info");
         var publicKey = answer.data.publicKey;
         if (kind === "create") {
           return navigator.credentials.create({ publicKey: creationOptions(publicKey) });
