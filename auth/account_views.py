@@ -21,6 +21,7 @@ from . import approvals, bp, limits, services
 from .approvals import ApprovalAction
 from .forms import ContactDetailsForm
 from .guards import login_required
+from .models import Approval
 
 CONTACT_CHANGE = "auth.contact_details_change"
 
@@ -47,7 +48,8 @@ def _invalid(exc: _Invalid):
     return jsonify(error=exc.code, message=exc.message, errors=exc.errors), exc.status
 
 
-def _submitted() -> tuple[dict[str, str | None], ApprovalAction]:
+def _contact_action() -> ApprovalAction:
+    """The submitted email and phone (422 with the field errors when invalid)."""
     form = ContactDetailsForm(formdata=MultiDict(approvals.form_data()))
     if not form.validate():
         raise _Invalid({name: str(messages[0]) for name, messages in form.errors.items()})
@@ -58,7 +60,7 @@ def _submitted() -> tuple[dict[str, str | None], ApprovalAction]:
     old = services.contact_details(get_session(), current_user.subject_id)
     if new == old:
         raise _Invalid({"email": _("These are your current contact details.")})
-    return new, contact_change(old, new)
+    return contact_change(old, new)
 
 
 @bp.get("/contact")
@@ -76,33 +78,26 @@ def contact_details():
     )
 
 
-@bp.post("/contact/options")
-@login_required
-@limiter.limit(limits.OPTIONS_PER_IP)
-def contact_options():
-    _new, action = _submitted()
-    return approvals.options_response(action)
-
-
 @bp.post("/contact")
 @login_required
 @limiter.limit(limits.FAILURES_PER_IP, deduct_when=limits.failed)
-def contact_change_view():
-    new, action = _submitted()
+@approvals.required(_contact_action)
+def contact_change_view(approval: Approval, action: ApprovalAction):
+    """Store the new email and phone, approved by the key (``?approval=options`` first)."""
+    new = action.payload["new"]
     db = get_session()
-    with approvals.approved(action) as approval:
-        old = services.change_contact_details(
-            db, current_user.subject_id, email=new["email"], phone=new["phone"]
-        )
-        audit.record(
-            db,
-            "customer.contact_details_changed",
-            audit.Actor("customer", current_user.subject_id),
-            ("customer", current_user.subject_id),
-            approval=approval.id,
-            old=old,
-            new=new,
-        )
+    old = services.change_contact_details(
+        db, current_user.subject_id, email=new["email"], phone=new["phone"]
+    )
+    audit.record(
+        db,
+        "customer.contact_details_changed",
+        audit.Actor("customer", current_user.subject_id),
+        ("customer", current_user.subject_id),
+        approval=approval.id,
+        old=old,
+        new=new,
+    )
     db.commit()
     flash(_("Your contact details have been changed."), "success")
     return jsonify(redirect=url_for("auth.contact_details"))

@@ -21,7 +21,8 @@ for a reorder, loyalty for points, …) and performs the action in the same tran
 ``consume``, so that the approval and the action commit together or not at all.
 
 For views: ``options_response(action)`` answers the ceremony's first request, and
-``approve(action)`` reads the credential from the JSON body of the action's own POST.
+``approved(action)`` (or ``approve``) reads the credential from the JSON body of the
+action's own POST. ``required(build)`` does both for one route in one line.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 from fido2.webauthn import AuthenticationResponse
-from flask import Response, abort, jsonify
+from flask import Response, abort, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
@@ -257,3 +259,33 @@ def approved(action: ApprovalAction) -> Iterator[Approval]:
         challenges.use_up(db, used)
         db.commit()
         raise
+
+
+def required(build: Callable[..., ApprovalAction]) -> Callable[[Callable[..., Any]], Any]:
+    """This JSON POST needs the key's approval of exactly the action ``build`` returns.
+
+    ``build(**view_args)`` rebuilds the action from the request (``form_data()``) and the
+    database; it raises ``ApiError`` for bad input, before the key is asked. The page's
+    button posts to the same URL with ``?approval=options`` for the ceremony's options
+    (``data-options-url``) and without it for the action (``data-verify-url``). The view
+    runs inside ``approved(action)`` with ``approval=`` and ``action=`` keyword arguments
+    and commits. Put it under the route's sign-in guard::
+
+        @bp.post("/colleagues/invite")
+        @login_required
+        @approvals.required(invite_action)
+        def invite(approval, action): ...
+    """
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            action = build(**kwargs)
+            if request.args.get("approval") == "options":
+                return options_response(action)
+            with approved(action) as approval:
+                return view(*args, approval=approval, action=action, **kwargs)
+
+        return guarded
+
+    return decorator

@@ -19,7 +19,7 @@ from tests.auth.flows import add_key, approval_options, approve, headers
 from tests.auth.softkey import SoftKey, unb64u
 from tests.helpers import make_customer, sign_in
 
-OPTIONS, ACTION = "/auth/contact/options", "/auth/contact"
+OPTIONS, ACTION = "/auth/contact?approval=options", "/auth/contact"
 NEW = {"email": "new@example.ru", "phone": "+7 900 000-00-00"}
 
 
