@@ -36,7 +36,15 @@ def _load_from_cookie(_request) -> sessions.Principal | None:
 
 
 def init_app(app: Flask) -> None:
-    from . import colleague_views, enroll_views, key_views, labels, tasks, views  # noqa: F401
+    from . import (  # noqa: F401  (routes, tasks)
+        account_views,
+        colleague_views,
+        enroll_views,
+        key_views,
+        labels,
+        tasks,
+        views,
+    )
     from .card import customer_keys_section, customer_people_section
     from .cli import keys_group, staff_group
     from .company_roles import ROLE_LABELS
@@ -54,8 +62,17 @@ def init_app(app: Flask) -> None:
             "auth.colleagues",
             _l("Colleagues"),
             "customer",
-            order=880,
+            order=875,
             visible=company_visible("colleagues"),
+        )
+    )
+    registry.add_nav(
+        NavItem(
+            "auth.contact_details",
+            _l("Contact details"),
+            "customer",
+            order=880,
+            visible=company_visible("profile"),
         )
     )
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", order=890))

@@ -120,7 +120,7 @@ def _owner_active_keys(db: Session, owner: Owner) -> list[Key]:
     )
 
 
-def _fail(
+def fail(
     db: Session,
     code: str,
     message: str,
@@ -164,9 +164,17 @@ def _expired_message() -> str:
 
 
 def _request_options(
-    db: Session, kind: str, browser: str, customer_number: str | None, owner: Owner | None = None
+    db: Session,
+    kind: str,
+    browser: str,
+    customer_number: str | None,
+    owner: Owner | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    context: dict[str, Any] = {}
+    """Request options for ``owner``'s active keys (or a customer number's), the ceremony's
+    state kept as a single-use challenge with its context; ``extra`` joins the context
+    (an approval's digest and summary, for one)."""
+    context: dict[str, Any] = dict(extra or {})
     credentials: list[PublicKeyCredentialDescriptor] | None = None
     if owner is not None:
         keys = _owner_active_keys(db, owner)
@@ -189,14 +197,14 @@ def _request_options(
     return dict(options)
 
 
-def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, dict[str, Any]]:
+def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, dict[str, Any]]:
     """Verify an assertion; the key it came from and the ceremony's context."""
     parsed: AuthenticationResponse = _parse(kind, response, AuthenticationResponse)
     consumed = challenges.consume(
         db, kind=kind, browser=browser, challenge=parsed.response.client_data.challenge
     )
     if consumed is None:
-        raise _fail(db, "challenge_invalid", _expired_message(), kind=kind)
+        raise fail(db, "challenge_invalid", _expired_message(), kind=kind)
     state, context = consumed
     found = db.execute(
         select(Key, Customer.status, Staff.is_active)
@@ -208,12 +216,12 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
     unknown = _("This key is not registered here. Use the key you were given, or ask us.")
     if key is None:
         cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
-        raise _fail(db, "unknown_key", unknown, kind=kind, credential=cred_hash)
+        raise fail(db, "unknown_key", unknown, kind=kind, credential=cred_hash)
     owner = key.owner
     if context.get("by_number") and key.customer_id != context.get("customer_id"):
-        raise _fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_customer=True)
+        raise fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_customer=True)
     if "owner" in context and Owner(*context["owner"]) != owner:
-        raise _fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_owner=True)
+        raise fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_owner=True)
     try:
         fido_server().authenticate_complete(
             state, [AttestedCredentialData(key.credential_data)], parsed
@@ -227,11 +235,11 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
             )
         else:
             code, message = "verification_failed", _("The key's answer is not valid.")
-        raise _fail(
+        raise fail(
             db, code, message, status=401, kind=kind, key=key, owner=owner, detail=str(exc)
         ) from exc
     if key.status != KeyStatus.ACTIVE:
-        raise _fail(
+        raise fail(
             db,
             f"key_{key.status}",
             _status_message(key.status),
@@ -243,7 +251,7 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
     if (key.customer_id is not None and customer_status != CustomerStatus.ACTIVE) or (
         key.staff_id is not None and not staff_active
     ):
-        raise _fail(
+        raise fail(
             db,
             "account_blocked",
             _("Access to the portal is blocked. Please call us."),
@@ -255,7 +263,7 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
     if key.customer_id is not None:
         membership = people.member(db, key.contact_id)
         if membership is None or membership.is_blocked or membership.customer_id != key.customer_id:
-            raise _fail(
+            raise fail(
                 db,
                 "person_blocked",
                 _("Your access to this company's portal is blocked. Ask your company's owner."),
@@ -267,7 +275,7 @@ def _assert(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, d
     data = parsed.response.authenticator_data
     if not _advance_counter(db, key, data.counter, data.is_backed_up()):
         suspend_for_clone(db, key, data.counter)
-        raise _fail(
+        raise fail(
             db,
             "key_suspended",
             _status_message(KeyStatus.SUSPENDED),
@@ -349,7 +357,7 @@ def login_options(db: Session, browser: str, customer_number: str | None = None)
 
 def login_verify(db: Session, browser: str, response: Any) -> Key:
     """The key that signed in; staff and customers alike (the key's owner tells which)."""
-    key, _context = _assert(db, "login", browser, response)
+    key, _context = assert_key(db, "login", browser, response)
     return key
 
 
@@ -386,9 +394,15 @@ def stepup_options(db: Session, browser: str, owner: Owner) -> dict:
     return _request_options(db, "stepup", browser, None, owner=owner)
 
 
+def approval_options(db: Session, browser: str, owner: Owner, extra: dict[str, Any]) -> dict:
+    """Options for an approval: the owner's own keys, UV required; ``extra`` (the digest of
+    the approved action and its summary) is kept with the challenge. See ``auth.approvals``."""
+    return _request_options(db, "approval", browser, None, owner=owner, extra=extra)
+
+
 def stepup_verify(db: Session, browser: str, owner: Owner, session_id: int, response: Any) -> Key:
     """A fresh UV assertion by one of the owner's keys: marks the session stepped up."""
-    key, _context = _assert(db, "stepup", browser, response)
+    key, _context = assert_key(db, "stepup", browser, response)
     row = db.get(AuthSession, session_id)
     if row is None or Owner.of(row) != owner or row.ended_at is not None:
         raise _refusal("session_ended", _("Your session has ended. Sign in again."), 401)
@@ -415,9 +429,9 @@ def identify_customer_by_assertion(
 ) -> Customer:
     """The customer whose key (with its PIN) made this assertion; the staff member stays
     signed in as themself. Raises ``KeyRefusal`` (a staff key is "unknown_key" here)."""
-    key, _context = _assert(db, "identify", browser or challenges.browser_id(), response)
+    key, _context = assert_key(db, "identify", browser or challenges.browser_id(), response)
     if key.customer_id is None:
-        raise _fail(
+        raise fail(
             db,
             "unknown_key",
             _("This is not a customer's key."),
@@ -517,7 +531,7 @@ def register_verify(db: Session, browser: str, response: Any) -> tuple[Key, dict
         db, kind="register", browser=browser, challenge=parsed.response.client_data.challenge
     )
     if consumed is None:
-        raise _fail(db, "challenge_invalid", _expired_message(), kind="register")
+        raise fail(db, "challenge_invalid", _expired_message(), kind="register")
     state, context = consumed
     try:
         owner, invitation = _check_enrollment(db, context)
@@ -530,7 +544,7 @@ def register_verify(db: Session, browser: str, response: Any) -> tuple[Key, dict
     except InvalidAttestation as exc:
         # Only with direct attestation and the FIDO metadata: the key could not prove
         # that it is a certified model listed there (or its model is revoked).
-        raise _fail(
+        raise fail(
             db,
             "model_not_allowed",
             _("This key model is not accepted here. Please use a key issued by us."),
@@ -546,12 +560,12 @@ def register_verify(db: Session, browser: str, response: Any) -> tuple[Key, dict
             )
         else:
             code, message = "registration_failed", _("The key's answer is not valid.")
-        raise _fail(db, code, message, kind="register", owner=owner, detail=str(exc)) from exc
+        raise fail(db, code, message, kind="register", owner=owner, detail=str(exc)) from exc
     credential = auth_data.credential_data
     assert credential is not None
     aaguid = str(credential.aaguid)
     if policy.accepted_aaguids and aaguid not in policy.accepted_aaguids:
-        raise _fail(
+        raise fail(
             db,
             "model_not_allowed",
             _("This key model is not accepted here. Please use a key issued by us."),
@@ -561,7 +575,7 @@ def register_verify(db: Session, browser: str, response: Any) -> tuple[Key, dict
         )
     duplicate = _("This key is already registered. Use it to sign in.")
     if db.scalar(select(Key.id).where(Key.credential_id == credential.credential_id)):
-        raise _fail(db, "already_registered", duplicate, status=409, kind="register", owner=owner)
+        raise fail(db, "already_registered", duplicate, status=409, kind="register", owner=owner)
     key = _new_key(db, owner, credential, auth_data, response, context)
     try:
         db.flush()

@@ -33,7 +33,7 @@ from portal.clock import now
 from .models import Challenge
 
 LIFETIME = dt.timedelta(minutes=2)
-KINDS = ("login", "register", "stepup", "identify")
+KINDS = ("login", "register", "stepup", "identify", "approval")
 _BROWSER_KEY = "webauthn_browser"
 _REDIS_PREFIX = "portal:challenge"
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ def browser_id() -> str:
     return value
 
 
-def _hash(challenge: bytes) -> str:
+def hash_challenge(challenge: bytes) -> str:
+    """How a challenge is keyed in the store (and in an approval row)."""
     return hashlib.sha256(challenge).hexdigest()
 
 
@@ -79,7 +80,7 @@ def store(
     if kind not in KINDS:
         raise ValueError(f"unknown ceremony kind {kind!r}")
     moment = now()
-    challenge_hash = _hash(websafe_decode(state["challenge"]))
+    challenge_hash = hash_challenge(websafe_decode(state["challenge"]))
     payload = {"fido": state, "context": context}
     client = _redis()
     if client is not None:
@@ -117,7 +118,7 @@ def consume(
     client = _redis()
     if client is not None:
         try:
-            raw = client.getdel(_redis_key(kind, browser, _hash(challenge)))
+            raw = client.getdel(_redis_key(kind, browser, hash_challenge(challenge)))
         except redis.RedisError as exc:
             log.warning("challenge store: Redis failed (%s); trying the database", exc)
             raw = None
@@ -130,7 +131,7 @@ def consume(
     row = db.execute(
         update(Challenge)
         .where(
-            Challenge.challenge_hash == _hash(challenge),
+            Challenge.challenge_hash == hash_challenge(challenge),
             Challenge.kind == kind,
             Challenge.browser_id == browser,
             Challenge.used_at.is_(None),
@@ -143,6 +144,17 @@ def consume(
         return None
     data = json.loads(row[0])
     return data["fido"], data["context"]
+
+
+def use_up(db: Session, challenge_hash: str) -> None:
+    """Mark a challenge used (by its hash) in the caller's transaction, if it is not yet:
+    for an assertion whose action was refused after the transaction that consumed it was
+    rolled back."""
+    db.execute(
+        update(Challenge)
+        .where(Challenge.challenge_hash == challenge_hash, Challenge.used_at.is_(None))
+        .values(used_at=now())
+    )
 
 
 def purge(db: Session, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 
 class EnrollConfirmForm(FlaskForm):
@@ -44,3 +44,26 @@ class RoleForm(FlaskForm):
 
 class BlockForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class ContactDetailsForm(FlaskForm):
+    """The customer's email and phone; sent as JSON with the key's approval."""
+
+    class Meta:
+        csrf = False  # JSON POSTs: CSRFProtect checks the X-CSRFToken header
+
+    email = StringField(
+        _l("Email"),
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Length(max=254),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter a valid email address.")),
+        ],
+    )
+    phone = StringField(
+        _l("Phone"),
+        validators=[
+            Optional(),
+            Regexp(r"^\+?[\d\s\-()]{5,32}$", message=_l("Enter a valid phone number.")),
+        ],
+    )

@@ -21,6 +21,8 @@ EVENTS = {
     "key.stepup_failed": _l("Failed confirmation"),
     "key.identify_failed": _l("Failed identification"),
     "key.register_failed": _l("Failed registration"),
+    "approval.granted": _l("Approved an action"),
+    "key.approval_failed": _l("Failed approval of an action"),
     "key.renamed": _l("Renamed"),
     "key.lost": _l("Reported lost"),
     "key.removed": _l("Removed by the owner"),

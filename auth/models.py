@@ -187,7 +187,7 @@ class Challenge(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # login, register, stepup, identify
+    kind: Mapped[str] = mapped_column(String(16))  # login, register, stepup, identify, approval
     browser_id: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(Text)  # python-fido2's state plus the portal's context
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
@@ -263,3 +263,37 @@ class CompanyMember(Base):
     @property
     def is_blocked(self) -> bool:
         return self.blocked_at is not None
+
+
+class Approval(Base):
+    """One action approved by a fresh key touch with the PIN (see ``auth.approvals``).
+
+    ``digest`` is the SHA-256 of the canonical JSON of what was approved; ``challenge_hash``
+    is unique, so one assertion approves one action at most, whatever the code above does.
+    """
+
+    __tablename__ = "auth_approval"
+    __table_args__ = (
+        CheckConstraint(_ONE_OWNER, name="one_owner"),
+        Index("ix_auth_approval_customer", "customer_id", "created_at"),
+        Index("ix_auth_approval_staff", "staff_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    key_id: Mapped[int] = mapped_column(ForeignKey("auth_key.id"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_session.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    subject_kind: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None]
+    digest: Mapped[str] = mapped_column(String(64))
+    challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+
+    @property
+    def owner(self) -> Owner:
+        return Owner.of(self)

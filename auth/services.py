@@ -654,3 +654,29 @@ def key_counts_by_state(session: Session) -> dict[str, int]:
     """How many keys are in each state: for the console's overview chart."""
     rows = session.execute(select(Key.status, func.count()).group_by(Key.status))
     return {status: count for status, count in rows}
+
+
+# --------------------------------------------------------------------------- contact details
+
+
+def contact_details(db: Session, customer_id: int) -> dict[str, str | None]:
+    """The customer's own email and phone (where we write and call)."""
+    customer = db.get(Customer, customer_id)
+    if customer is None:
+        raise KeyRefusal("not_found", _("There is no such customer."), 404)
+    return {"email": customer.email, "phone": customer.phone}
+
+
+def change_contact_details(
+    db: Session, customer_id: int, *, email: str, phone: str | None
+) -> dict[str, str | None]:
+    """Store the customer's new email and phone; returns the old ones. The caller audits
+    (with the approval that allowed it) and commits."""
+    customer = db.get(Customer, customer_id)
+    if customer is None:
+        raise KeyRefusal("not_found", _("There is no such customer."), 404)
+    old = {"email": customer.email, "phone": customer.phone}
+    customer.email = email
+    customer.phone = phone
+    db.flush()
+    return old

@@ -106,6 +106,8 @@ def reorder_as_dict(session: Session, system: str, reorder: Any) -> dict[str, An
             session, system, "order", _field(reorder, "source_order_id", "order_id")
         ),
         "comment": _field(reorder, "comment", default="") or "",
+        # Where to deliver, as approved by the customer's key when the request was sent.
+        "delivery_address": _field(reorder, "delivery_address_text", default=None),
         "lines": lines,
     }
 
@@ -170,6 +172,10 @@ def _document(root: etree._Element, item: dict[str, Any]) -> None:
         value = sub(values, "ЗначениеРеквизита")
         sub(value, "Наименование", name)
         sub(value, "Значение", text)
+    if item.get("delivery_address"):
+        value = sub(values, "ЗначениеРеквизита")
+        sub(value, "Наименование", "Адрес доставки")
+        sub(value, "Значение", item["delivery_address"])
     if item["order"]:
         value = sub(values, "ЗначениеРеквизита")
         sub(value, "Наименование", "Основание")

@@ -65,6 +65,7 @@ class ReorderEditForm(FlaskForm):
     (``remove-<line id>``) are read from the request and checked by the service."""
 
     comment = TextAreaField(_l("Comment for the manager"), validators=[Optional(), Length(max=500)])
+    delivery_address = SelectField(_l("Deliver to"), validators=[Optional()], validate_choice=True)
 
 
 class ReorderCancelForm(FlaskForm):
@@ -98,3 +99,31 @@ class StatementActForm(FlaskForm):
 
     def validate_date_to(self, field: DateField) -> None:
         _check_period(self, field)
+
+
+class AddressForm(FlaskForm):
+    """A delivery address; sent as JSON with the key's approval (CSRF in the header)."""
+
+    class Meta:
+        csrf = False  # JSON POSTs: CSRFProtect checks the X-CSRFToken header
+
+    label = StringField(
+        _l("Name of the address"),
+        validators=[DataRequired(_l("Give the address a name.")), Length(max=100)],
+    )
+    address = TextAreaField(
+        _l("Address"),
+        validators=[DataRequired(_l("Write the address.")), Length(max=500)],
+    )
+    recipient = StringField(_l("Who receives the goods"), validators=[Optional(), Length(max=200)])
+    phone = StringField(_l("Recipient's phone"), validators=[Optional(), Length(max=32)])
+    comment = TextAreaField(
+        _l("For the driver (gate, hours, unloading)"), validators=[Optional(), Length(max=500)]
+    )
+
+    def values(self) -> dict[str, str | None]:
+        """The entered values, trimmed; empty ones as None (what is approved and stored)."""
+        return {
+            name: (getattr(self, name).data or "").strip() or None
+            for name in ("label", "address", "recipient", "phone", "comment")
+        }

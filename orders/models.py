@@ -353,6 +353,12 @@ class ReorderRequest(Base):
     exported_at: Mapped[dt.datetime | None]  # handed to the ERP by the outbound queue
     decided_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
+    # Where to deliver: one of the customer's addresses while a draft; when the request is
+    # sent, the address's text is copied, so that a later edit does not change what was sent.
+    delivery_address_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery_address.id", ondelete="SET NULL")
+    )
+    delivery_address_text: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list[ReorderLine]] = relationship(
         order_by="ReorderLine.line_no", cascade="all, delete-orphan", lazy="raise"
@@ -419,3 +425,36 @@ class Payment(Base):
     cancelled_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+class DeliveryAddress(Base):
+    """An address the customer has goods delivered to. Removing one keeps the row (hidden,
+    ``removed_at``), so that requests sent to it still say where they went."""
+
+    __tablename__ = "delivery_address"
+    __table_args__ = (Index("ix_delivery_address_customer", "customer_id", "removed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))  # "Склад на Складочной"
+    address: Mapped[str] = mapped_column(String(500))
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(String(500))  # gate, hours, unloading
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
+    removed_at: Mapped[dt.datetime | None]
+
+    @property
+    def one_line(self) -> str:
+        """The address as a carrier reads it: address; recipient, phone; comment."""
+        parts = [self.address]
+        who = ", ".join(p for p in (self.recipient, self.phone) if p)
+        if who:
+            parts.append(who)
+        if self.comment:
+            parts.append(self.comment)
+        return "; ".join(parts)

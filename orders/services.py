@@ -29,6 +29,7 @@ from .labels import label
 from .models import (
     OPEN_STATUSES,
     CommercialCondition,
+    DeliveryAddress,
     Discount,
     DiscountKind,
     Document,
@@ -2085,6 +2086,11 @@ def update_reorder(
     if confirm:
         if not new_lines:
             raise InvalidRequest(_l("Keep at least one line in the request."))
+        if reorder.delivery_address_id is not None:
+            address = session.get(DeliveryAddress, reorder.delivery_address_id)
+            if address is None or address.removed_at is not None:
+                raise InvalidRequest(_l("The delivery address was removed. Choose another one."))
+            reorder.delivery_address_text = address.one_line
         reorder.status = ReorderStatus.SENT
         reorder.confirmed_at = now()
     session.flush()
@@ -2098,6 +2104,96 @@ def update_reorder(
             new=ReorderStatus.SENT.value,
         )
     return get_reorder(session, customer_id, reorder_id)
+
+
+def set_reorder_address(
+    session: Session, customer_id: int, reorder_id: int, address_id: int | None
+) -> None:
+    """Choose where a draft is to be delivered (one of the customer's own addresses, or
+    None: as agreed with the manager). ``NotFound`` for another customer's address."""
+    reorder = get_reorder(session, customer_id, reorder_id).reorder
+    if reorder.status != ReorderStatus.DRAFT:
+        raise InvalidRequest(_l("This request has already been sent and cannot be changed."))
+    if address_id is not None:
+        get_address(session, customer_id, address_id)
+    reorder.delivery_address_id = address_id
+    session.flush()
+
+
+def reorder_address(session: Session, reorder: ReorderRequest) -> DeliveryAddress | None:
+    """The address chosen for a draft (None when none is chosen or it was removed)."""
+    if reorder.delivery_address_id is None:
+        return None
+    address = session.get(DeliveryAddress, reorder.delivery_address_id)
+    if address is None or address.removed_at is not None:
+        return None
+    return address
+
+
+# =========================================================================== addresses
+
+
+ADDRESS_FIELDS = ("label", "address", "recipient", "phone", "comment")
+
+
+def list_addresses(session: Session, customer_id: int) -> list[DeliveryAddress]:
+    """The customer's delivery addresses in use, oldest first."""
+    return list(
+        session.scalars(
+            select(DeliveryAddress)
+            .where(DeliveryAddress.customer_id == customer_id, DeliveryAddress.removed_at.is_(None))
+            .order_by(DeliveryAddress.id)
+        )
+    )
+
+
+def get_address(session: Session, customer_id: int, address_id: int) -> DeliveryAddress:
+    address = session.scalar(
+        select(DeliveryAddress).where(
+            DeliveryAddress.id == address_id,
+            DeliveryAddress.customer_id == customer_id,
+            DeliveryAddress.removed_at.is_(None),
+        )
+    )
+    if address is None:
+        raise NotFound("address", address_id)
+    return address
+
+
+def save_address(
+    session: Session, customer_id: int, values: dict[str, str | None], address_id: int | None
+) -> DeliveryAddress:
+    """Add an address (``address_id`` None) or change one of the customer's own."""
+    clean = {name: (values.get(name) or "").strip() or None for name in ADDRESS_FIELDS}
+    if not clean["label"] or not clean["address"]:
+        raise InvalidRequest(_l("Give the address a name and write the address."))
+    if address_id is None:
+        address = DeliveryAddress(customer_id=customer_id)
+        session.add(address)
+    else:
+        address = get_address(session, customer_id, address_id)
+    for name, value in clean.items():
+        setattr(address, name, value)
+    address.updated_at = now()
+    session.flush()
+    return address
+
+
+def remove_address(session: Session, customer_id: int, address_id: int) -> DeliveryAddress:
+    """Hide an address; drafts that had chosen it are left without one."""
+    address = get_address(session, customer_id, address_id)
+    address.removed_at = now()
+    session.execute(
+        update(ReorderRequest)
+        .where(
+            ReorderRequest.delivery_address_id == address.id,
+            ReorderRequest.status == ReorderStatus.DRAFT,
+        )
+        .values(delivery_address_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return address
 
 
 def cancel_reorder(session: Session, customer_id: int, reorder_id: int) -> None:

@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -25,16 +26,23 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
+from auth import approvals as key_approvals
+from auth import limits
+from auth.approvals import ApprovalAction
 from auth.guards import company_permission
 from portal import audit, runtime_settings
 from portal.clock import now
 from portal.db import get_session
+from portal.errors import ApiError
+from portal.extensions import limiter
 from portal.formatting import date_filter, money_filter
 
-from . import bp, exports, filestore, services, signals, statement_export
+from . import approvals, bp, exports, filestore, services, signals, statement_export
 from . import statement as statements
 from .forms import (
+    AddressForm,
     DocumentFilterForm,
     OrderFilterForm,
     PriceFilterForm,
@@ -271,7 +279,12 @@ def reorder_list():
 @company_permission("reorders")
 def reorder_page(reorder_id: int):
     detail = _owned(services.get_reorder, "reorder", reorder_id)
-    form = ReorderEditForm(data={"comment": detail.reorder.comment})
+    form = ReorderEditForm(
+        data={
+            "comment": detail.reorder.comment,
+            "delivery_address": str(detail.reorder.delivery_address_id or ""),
+        }
+    )
     return _render_reorder(detail, form, {}, {})
 
 
@@ -282,17 +295,29 @@ def _render_reorder(
     entered: dict[int, str],
     status: int = 200,
 ):
-    maximum = runtime_settings.get(get_session(), "orders.reorder_max_quantity")
+    db = get_session()
+    maximum = runtime_settings.get(db, "orders.reorder_max_quantity")
+    editable = detail.reorder.status == ReorderStatus.DRAFT
+    address = services.reorder_address(db, detail.reorder) if editable else None
+    _address_choices(form)
     return render_template(
         "orders/reorder.html",
         detail=detail,
         form=form,
+        approval=approvals.reorder_confirm(detail, address) if editable else None,
         cancel_form=ReorderCancelForm(),
         errors=errors,
         entered=entered,
         maximum=maximum,
-        editable=detail.reorder.status == ReorderStatus.DRAFT,
+        editable=editable,
     ), status
+
+
+def _address_choices(form: ReorderEditForm) -> None:
+    addresses = services.list_addresses(get_session(), current_user.subject_id)
+    form.delivery_address.choices = [("", _("As agreed with the manager"))] + [
+        (str(a.id), f"{a.label}: {a.address}") for a in addresses
+    ]
 
 
 @bp.post("/reorders/<int:reorder_id>")
@@ -305,19 +330,25 @@ def reorder_update(reorder_id: int):
         line.id: request.form.get(f"qty-{line.id}", str(line.quantity)) for line in detail.lines
     }
     removed = {line.id for line in detail.lines if request.form.get(f"remove-{line.id}")}
+    _address_choices(form)
     if not form.validate():
         return _render_reorder(detail, form, {}, entered, 422)
-    confirm = request.form.get("action") == "confirm"
-    was_draft = detail.reorder.status == ReorderStatus.DRAFT
+    if request.form.get("action") == "confirm":
+        # Sending needs the key's approval of exactly what is sent (reorder_confirm below).
+        flash(_("Save the changes, then confirm the request with your key."), "error")
+        return _render_reorder(detail, form, {}, entered, 403)
     try:
-        result = services.update_reorder(
+        services.set_reorder_address(
+            db, current_user.subject_id, reorder_id, int(form.delivery_address.data or 0) or None
+        )
+        services.update_reorder(
             db,
             current_user.subject_id,
             reorder_id,
             quantities=entered,
             removed=removed,
             comment=form.comment.data,
-            confirm=confirm,
+            confirm=False,
         )
     except services.InvalidRequest as exc:
         if exc.errors:
@@ -329,19 +360,73 @@ def reorder_update(reorder_id: int):
             entered = {}
         flash(str(exc.message), "error")
         return _render_reorder(detail, form, exc.errors, entered, 422)
-    if confirm and was_draft and result.reorder.status == ReorderStatus.SENT:
+    flash(_("The changes have been saved."), "success")
+    db.commit()
+    return redirect(url_for("orders.reorder_page", reorder_id=reorder_id), 303)
+
+
+def _confirmable(reorder_id: int) -> tuple[services.ReorderDetail, ApprovalAction]:
+    """The draft as stored and what confirming it approves; 404 (audited) if not the
+    customer's, 409 if no longer a draft."""
+    detail = _owned(services.get_reorder, "reorder", reorder_id)
+    if detail.reorder.status != ReorderStatus.DRAFT:
+        raise ApiError(
+            "not_draft", _("This request has already been sent and cannot be changed."), 409
+        )
+    address = services.reorder_address(get_session(), detail.reorder)
+    return detail, approvals.reorder_confirm(detail, address)
+
+
+@bp.post("/reorders/<int:reorder_id>/confirm/options")
+@company_permission("reorders")
+@limiter.limit(limits.OPTIONS_PER_IP)
+def reorder_confirm_options(reorder_id: int):
+    _detail, action = _confirmable(reorder_id)
+    return key_approvals.options_response(action)
+
+
+@bp.post("/reorders/<int:reorder_id>/confirm")
+@company_permission("reorders")
+@limiter.limit(limits.FAILURES_PER_IP, deduct_when=limits.failed)
+def reorder_confirm(reorder_id: int):
+    """Send the draft, approved by the key for exactly its stored lines, total and address.
+
+    It is re-priced as it is sent; if today's prices no longer give what was approved,
+    nothing is sent and the customer checks the request again.
+    """
+    detail, action = _confirmable(reorder_id)
+    db = get_session()
+    with key_approvals.approved(action) as approval:
+        try:
+            result = services.update_reorder(
+                db,
+                current_user.subject_id,
+                reorder_id,
+                quantities={line.id: str(line.quantity) for line in detail.lines},
+                removed=set(),
+                comment=detail.reorder.comment,
+                confirm=True,
+            )
+        except services.InvalidRequest as exc:
+            raise ApiError("reorder_changed", str(exc.message), 409) from exc
+        sent = approvals.reorder_confirm(result, services.reorder_address(db, result.reorder))
+        if sent.digest(key_approvals.owner_of(current_user)) != approval.digest:
+            raise ApiError(
+                "reorder_changed",
+                _("Prices or products have changed since you confirmed. Check the request."),
+                409,
+            )
         audit.record(
             db,
             "orders.reorder_confirmed",
             _customer(),
             ("reorder", reorder_id),
             total=str(result.reorder.total),
+            approval=approval.id,
         )
-        flash(_("The request has been sent to your manager."), "success")
-    elif not confirm:
-        flash(_("The changes have been saved."), "success")
     db.commit()
-    return redirect(url_for("orders.reorder_page", reorder_id=reorder_id), 303)
+    flash(_("The request has been sent to your manager."), "success")
+    return jsonify(redirect=url_for("orders.reorder_page", reorder_id=reorder_id))
 
 
 @bp.post("/reorders/<int:reorder_id>/cancel")
@@ -505,3 +590,105 @@ def statement_act_request():
             "info",
         )
     return redirect(back, 303)
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+@bp.get("/addresses")
+@company_permission("delivery")
+def address_list():
+    addresses = services.list_addresses(get_session(), current_user.subject_id)
+    return render_template("orders/addresses.html", addresses=addresses)
+
+
+@bp.get("/addresses/new")
+@company_permission("delivery")
+def address_new():
+    return render_template("orders/address_form.html", form=AddressForm(), address=None)
+
+
+@bp.get("/addresses/<int:address_id>")
+@company_permission("delivery")
+def address_edit(address_id: int):
+    address = _owned(services.get_address, "address", address_id)
+    return render_template(
+        "orders/address_form.html", form=AddressForm(obj=address), address=address
+    )
+
+
+def _address_action(address_id: int | None) -> tuple[AddressForm, ApprovalAction]:
+    """The submitted address (422 with the field errors when invalid) and its approval."""
+    current = _owned(services.get_address, "address", address_id) if address_id else None
+    form = AddressForm(formdata=MultiDict(key_approvals.form_data()))
+    if not form.validate():
+        errors = {name: str(messages[0]) for name, messages in form.errors.items()}
+        raise _InvalidForm(errors)
+    return form, approvals.address_change(form.values(), current)
+
+
+class _InvalidForm(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("invalid form")
+        self.errors = errors
+
+
+@bp.errorhandler(_InvalidForm)
+def _invalid_form(exc: _InvalidForm):
+    message = _("Please correct the marked fields.")
+    return jsonify(error="invalid", message=message, errors=exc.errors), 422
+
+
+@bp.post("/addresses/options", defaults={"address_id": None})
+@bp.post("/addresses/<int:address_id>/options")
+@company_permission("delivery")
+@limiter.limit(limits.OPTIONS_PER_IP)
+def address_save_options(address_id: int | None):
+    _form, action = _address_action(address_id)
+    return key_approvals.options_response(action)
+
+
+@bp.post("/addresses", defaults={"address_id": None})
+@bp.post("/addresses/<int:address_id>")
+@company_permission("delivery")
+@limiter.limit(limits.FAILURES_PER_IP, deduct_when=limits.failed)
+def address_save(address_id: int | None):
+    """Add or change an address: where goods go, so only with the key's approval."""
+    form, action = _address_action(address_id)
+    db = get_session()
+    with key_approvals.approved(action) as approval:
+        address = services.save_address(db, current_user.subject_id, form.values(), address_id)
+        audit.record(
+            db,
+            "orders.address_added" if address_id is None else "orders.address_changed",
+            _customer(),
+            ("address", address.id),
+            approval=approval.id,
+        )
+    db.commit()
+    flash(_("The delivery address has been saved."), "success")
+    return jsonify(redirect=url_for("orders.address_list"))
+
+
+@bp.post("/addresses/<int:address_id>/remove/options")
+@company_permission("delivery")
+@limiter.limit(limits.OPTIONS_PER_IP)
+def address_remove_options(address_id: int):
+    address = _owned(services.get_address, "address", address_id)
+    return key_approvals.options_response(approvals.address_remove(address))
+
+
+@bp.post("/addresses/<int:address_id>/remove")
+@company_permission("delivery")
+@limiter.limit(limits.FAILURES_PER_IP, deduct_when=limits.failed)
+def address_remove(address_id: int):
+    address = _owned(services.get_address, "address", address_id)
+    db = get_session()
+    with key_approvals.approved(approvals.address_remove(address)) as approval:
+        services.remove_address(db, current_user.subject_id, address_id)
+        audit.record(
+            db, "orders.address_removed", _customer(), ("address", address_id), approval=approval.id
+        )
+    db.commit()
+    flash(_("The delivery address has been removed."), "success")
+    return jsonify(redirect=url_for("orders.address_list"))

@@ -73,3 +73,55 @@ def login(client, key: SoftKey, number: str | None = None, **get_kwargs: Any):
     return client.post(
         "/auth/login/verify", json=key.get(options.get_json(), **get_kwargs), headers=h
     )
+
+
+def add_key(db, key: SoftKey, *, customer_id: int | None = None, staff_id: int | None = None):
+    """Register ``key`` for an owner straight in the database (for tests of what a key does,
+    not of enrollment)."""
+    from fido2.cose import ES256
+    from fido2.webauthn import Aaguid, AttestedCredentialData
+
+    from auth.models import Key, KeyStatus, Owner
+
+    owner = Owner("customer", customer_id) if customer_id else Owner("staff", staff_id)
+    credential = AttestedCredentialData.create(
+        Aaguid(key.aaguid),
+        key.credential_id,
+        ES256.from_cryptography_key(key.private.public_key()),
+    )
+    row = Key(
+        credential_id=key.credential_id,
+        credential_data=bytes(credential),
+        sign_count=key.counter,
+        aaguid=str(Aaguid(key.aaguid)),
+        transports="usb",
+        name="Test key",
+        status=KeyStatus.ACTIVE,
+        **owner.columns(),
+    )
+    db.add(row)
+    db.commit()
+    return row
+
+
+def approval_options(client, url: str, form: dict | None = None, h: dict | None = None):
+    body = {} if form is None else {"form": form}
+    return client.post(url, json=body, headers=h or headers(client))
+
+
+def approve(
+    client,
+    options_url: str,
+    verify_url: str,
+    key: SoftKey,
+    form: dict | None = None,
+    **get_kwargs: Any,
+):
+    """An approval ceremony as webauthn.js runs it (options, the key, the action's POST);
+    returns the action's response."""
+    h = headers(client)
+    options = approval_options(client, options_url, form, h)
+    assert options.status_code == 200, options.get_json()
+    credential = key.get(options.get_json(), **get_kwargs)
+    body = credential if form is None else {"form": form, "credential": credential}
+    return client.post(verify_url, json=body, headers=h)

@@ -290,6 +290,7 @@ def test_query_sends_reorders_until_success_confirms(client, db, erp_client, sam
         status="sent",
         comment="Срочно",
         total=Decimal("1240.00"),
+        delivery_address_text="Москва, ул. Складочная, 1; Иванов И. И.",
     )
     reorder.lines = [
         ReorderLine(
@@ -314,6 +315,11 @@ def test_query_sends_reorders_until_success_confirms(client, db, erp_client, sam
         assert docs[0].findtext("Товары/Товар/Ид") == product.external_id
         assert docs[0].findtext("Товары/Товар/Наименование") == product.name
         assert docs[0].findtext("Сумма") == "1240.00"
+        requisites = {
+            v.findtext("Наименование"): v.findtext("Значение")
+            for v in docs[0].findall("ЗначенияРеквизитов/ЗначениеРеквизита")
+        }
+        assert requisites["Адрес доставки"] == "Москва, ул. Складочная, 1; Иванов И. И."
     assert client.get(f"{URL}?type=sale&mode=success").get_data(as_text=True) == "success"
     db.expire_all()
     assert db.get(ReorderRequest, reorder.id).exported_at is not None

@@ -7,7 +7,9 @@ import datetime as dt
 from loyalty import services
 from orders import services as orders
 from portal.clock import frozen_at
-from tests.helpers import csrf_token, make_customer, sign_in
+from tests.auth.flows import add_key, approval_options, approve, headers
+from tests.auth.softkey import SoftKey
+from tests.helpers import make_customer, sign_in
 from tests.loyalty import orders_data
 from tests.orders import factory
 
@@ -59,15 +61,16 @@ def test_reorder_points_held_on_send_taken_on_accept(client, db):
     order_id = orders_data.order(db, customer.id)
     reorder_id, _created = orders.start_reorder(db, customer.id, order_id, "k" * 20)
     db.commit()
-    sign_in(client, db, customer)
+    key = SoftKey()
+    sign_in(client, db, customer, key_id=add_key(db, key, customer_id=customer.id).id)
     page = client.get("/bonuses/").get_data(as_text=True)
     assert f"/bonuses/reorders/{reorder_id}/points" in page
-    token = csrf_token(client, "/bonuses/")
     url = f"/bonuses/reorders/{reorder_id}/points"
-    assert client.post(url, data={"points": "999999", "csrf_token": token}).status_code == 302
+    over = approval_options(client, url + "/options", {"points": "999999"})
+    assert over.status_code == 422 and "points" in over.get_json()["errors"]
     db.expire_all()
     assert services.hold_for(db, customer.id, reorder_id) is None  # over the cap: refused
-    assert client.post(url, data={"points": "1000", "csrf_token": token}).status_code == 302
+    assert approve(client, url + "/options", url, key, {"points": "1000"}).status_code == 200
     orders.update_reorder(
         db, customer.id, reorder_id, quantities={}, removed=set(), comment=None, confirm=True
     )
@@ -119,13 +122,15 @@ def test_another_customers_reorder_is_404_and_audited(client, db):
     reorder_id, _ = orders.start_reorder(db, owner.id, order_id, "z" * 20)
     db.commit()
     sign_in(client, db, intruder)
-    token = csrf_token(client, "/bonuses/")
-    response = client.post(
-        f"/bonuses/reorders/{reorder_id}/points", data={"points": "1", "csrf_token": token}
-    )
-    assert response.status_code == 404
-    event = db.scalar(select(AuditEvent).where(AuditEvent.event == "loyalty.reorder_denied"))
-    assert event.outcome == "denied"
+    for path in ("/points/options", "/points"):
+        response = client.post(
+            f"/bonuses/reorders/{reorder_id}{path}",
+            json={"form": {"points": "1"}},
+            headers=headers(client),
+        )
+        assert response.status_code == 404
+    events = db.scalars(select(AuditEvent).where(AuditEvent.event == "loyalty.reorder_denied"))
+    assert [e.outcome for e in events] == ["denied", "denied"]
 
 
 def _order_args(detail) -> dict:

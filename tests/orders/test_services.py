@@ -312,7 +312,11 @@ def test_reorder_flow_idempotency_and_outbound_queue(db, catalog):
         )
     assert set(caught.value.errors) == {f"qty-{bolt.id}", f"qty-{nut.id}"}
     decisions = []
-    signals.reorder_status_changed.connect(lambda _s, **kw: decisions.append(kw["new"]), weak=False)
+
+    def note(_sender, **kw):
+        decisions.append(kw["new"])
+
+    signals.reorder_status_changed.connect(note, weak=False)
     try:
         sent = services.update_reorder(
             db,
@@ -341,7 +345,8 @@ def test_reorder_flow_idempotency_and_outbound_queue(db, catalog):
         services.set_reorder_status(db, reorder_id, "rejected", "Нет на складе")  # idempotent
         db.commit()
     finally:
-        signals.reorder_status_changed.receivers.clear()
+        # Only this test's receiver: clearing all would cut loyalty off for later tests.
+        signals.reorder_status_changed.disconnect(note)
     assert decisions == ["sent", "rejected"]
     assert services.get_reorder(db, customer.id, reorder_id).reorder.reason == "Нет на складе"
     with pytest.raises(services.NotFound):

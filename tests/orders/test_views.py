@@ -14,6 +14,8 @@ from sqlalchemy import select
 from orders import services
 from orders.models import ReorderRequest
 from portal.audit import AuditEvent
+from tests.auth.flows import add_key, approve
+from tests.auth.softkey import SoftKey
 from tests.helpers import csrf_token, make_customer, make_staff, sign_in
 
 from . import factory
@@ -185,13 +187,14 @@ def test_reorder_double_submission_makes_one_request(client, db, customer):
 
 def test_reorder_bad_quantity_is_shown_then_confirmed(client, db, customer):
     order_id = factory.order(db, customer.id, lines=[("bolt", 10, "9")])
-    sign_in(client, db, customer)
+    key = SoftKey()
+    sign_in(client, db, customer, key_id=add_key(db, key, customer_id=customer.id).id)
     first, _second, token = _reorder(client, db, customer, order_id)
     path = first.headers["Location"]
     reorder_id = int(path.rsplit("/", 1)[1])
     line = services.get_reorder(db, customer.id, reorder_id).lines[0]
     response = client.post(
-        path, data={"csrf_token": token, f"qty-{line.id}": "0", "action": "confirm"}
+        path, data={"csrf_token": token, f"qty-{line.id}": "0", "action": "save"}
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -199,14 +202,11 @@ def test_reorder_bad_quantity_is_shown_then_confirmed(client, db, customer):
     assert 'value="0"' in html  # what the customer typed is kept
     response = client.post(
         path,
-        data={
-            "csrf_token": token,
-            f"qty-{line.id}": "25",
-            "action": "confirm",
-            "comment": "Срочно",
-        },
+        data={"csrf_token": token, f"qty-{line.id}": "25", "action": "save", "comment": "Срочно"},
     )
     assert response.status_code == 303
+    response = approve(client, f"{path}/confirm/options", f"{path}/confirm", key)
+    assert response.status_code == 200, response.get_json()
     db.expire_all()
     detail = services.get_reorder(db, customer.id, reorder_id)
     assert detail.reorder.status == "sent" and detail.lines[0].quantity == 25

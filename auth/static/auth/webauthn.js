@@ -7,7 +7,11 @@
  * POST options (JSON, X-CSRFToken) -> navigator.credentials -> POST the credential's
  * toJSON() -> follow {"redirect"} or show {"message"}. Optional attributes:
  * data-number-input (a selector: its value is sent as customer_number), data-status
- * (where messages go). Translated messages come from data-msg-* attributes of
+ * (where messages go), data-form (a selector: an approval of that form's action; its
+ * fields go as {"form": {...}} with the options request and as {"form", "credential"}
+ * with the verify request; field errors {"errors": {name: text}} of a 422 land in the
+ * form's [data-error-for=name] elements). An options answer's "summary" (what the key
+ * approves) is shown while the key is asked. Translated messages come from data-msg-* attributes of
  * #webauthn-messages. A successful ceremony without a redirect dispatches
  * "webauthn:done" on the button with the server's answer in event.detail.
  */
@@ -145,6 +149,36 @@
     target.hidden = !message;
   }
 
+  function formFields(form) {
+    var fields = {};
+    new FormData(form).forEach(function (value, name) {
+      if (typeof value === "string" && name !== "csrf_token") fields[name] = value;
+    });
+    return fields;
+  }
+
+  function showFieldErrors(form, errors) {
+    if (!form) return;
+    Array.prototype.forEach.call(form.querySelectorAll("[data-error-for]"), function (slot) {
+      var message = (errors || {})[slot.dataset.errorFor];
+      slot.textContent = message || "";
+      slot.hidden = !message;
+    });
+  }
+
+  /* Follow a redirect; to this very page (perhaps another #anchor) reload it, which a
+     change of the hash alone would not do, so that its new state and message show. */
+  function go(url) {
+    var target = new URL(url, window.location.href);
+    var here = window.location;
+    if (target.pathname === here.pathname && target.search === here.search) {
+      if (target.hash) here.hash = target.hash;
+      here.reload();
+      return;
+    }
+    here.assign(target.href);
+  }
+
   function run(button) {
     var kind = button.dataset.webauthn;
     var status = document.querySelector(button.dataset.status || "#webauthn-status");
@@ -153,6 +187,9 @@
       return;
     }
     var body = {};
+    var form = button.dataset.form ? document.querySelector(button.dataset.form) : null;
+    if (form) body.form = formFields(form);
+    showFieldErrors(form, {});
     if (button.dataset.numberInput) {
       var input = document.querySelector(button.dataset.numberInput);
       var number = input ? input.value.trim() : "";
@@ -168,6 +205,7 @@
     post(button.dataset.optionsUrl, body)
       .then(function (answer) {
         if (!answer.ok) throw new ServerError(answer.data);
+        if (answer.data.summary) show(status, answer.data.summary + " — " + text("working"), "info");
         var publicKey = answer.data.publicKey;
         if (kind === "create") {
           return navigator.credentials.create({ publicKey: creationOptions(publicKey) });
@@ -175,12 +213,13 @@
         return navigator.credentials.get({ publicKey: requestOptions(publicKey) });
       })
       .then(function (credential) {
-        return post(button.dataset.verifyUrl, credentialJSON(credential));
+        var json = credentialJSON(credential);
+        return post(button.dataset.verifyUrl, form ? { form: body.form, credential: json } : json);
       })
       .then(function (answer) {
         if (!answer.ok) throw new ServerError(answer.data);
         if (answer.data.redirect) {
-          window.location.assign(answer.data.redirect);
+          go(answer.data.redirect);
           return;
         }
         show(status, answer.data.message || "", "success");
@@ -188,6 +227,7 @@
         button.dispatchEvent(new CustomEvent("webauthn:done", { bubbles: true, detail: answer.data }));
       })
       .catch(function (error) {
+        if (error instanceof ServerError) showFieldErrors(form, error.data.errors);
         show(status, browserMessage(error, kind), "error");
         button.disabled = false;
       });
