@@ -138,6 +138,7 @@ def invite_colleague(approval: Approval, action: ApprovalAction):
         key=approval.key_id,
         person=current_user.contact_id,
     )
+    db.commit()
     session[_INVITED] = {
         "url": url,
         "name": values["name"],

@@ -282,6 +282,8 @@ class Approval(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    # The customer's person whose key approved (None for staff).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     key_id: Mapped[int] = mapped_column(ForeignKey("auth_key.id"))
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("auth_session.id", ondelete="SET NULL")

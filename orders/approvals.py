@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from auth.approvals import ApprovalAction
+from portal.formatting import money_filter as money
 
-from .fastformat import money
 from .models import DeliveryAddress
 from .services import ReorderDetail
 

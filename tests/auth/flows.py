@@ -75,15 +75,27 @@ def login(client, key: SoftKey, number: str | None = None, **get_kwargs: Any):
     )
 
 
-def add_key(db, key: SoftKey, *, customer_id: int | None = None, staff_id: int | None = None):
+def add_key(
+    db,
+    key: SoftKey,
+    *,
+    customer_id: int | None = None,
+    staff_id: int | None = None,
+    contact_id: int | None = None,
+):
     """Register ``key`` for an owner straight in the database (for tests of what a key does,
-    not of enrollment)."""
+    not of enrollment): a customer's key belongs to ``contact_id``, by default the
+    customer's primary person."""
     from fido2.cose import ES256
     from fido2.webauthn import Aaguid, AttestedCredentialData
 
     from auth.models import Key, KeyStatus, Owner
+    from auth.people import primary_person
 
-    owner = Owner("customer", customer_id) if customer_id else Owner("staff", staff_id)
+    if customer_id:
+        owner = Owner("customer", customer_id, contact_id or primary_person(db, customer_id))
+    else:
+        owner = Owner("staff", staff_id)
     credential = AttestedCredentialData.create(
         Aaguid(key.aaguid),
         key.credential_id,

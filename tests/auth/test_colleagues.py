@@ -15,7 +15,17 @@ from portal.audit import AuditEvent
 from portal.clock import now
 from portal.models import Contact, Setting
 from support.models import OutboxEmail
-from tests.auth.flows import confirm, enroll, headers, login, register, token_path
+from tests.auth.flows import (
+    add_key,
+    approval_options,
+    approve,
+    confirm,
+    enroll,
+    headers,
+    login,
+    register,
+    token_path,
+)
 from tests.auth.softkey import SoftKey
 from tests.helpers import csrf_token, make_customer, make_person, make_staff, sign_in
 
@@ -33,22 +43,38 @@ def _step_up(db, token: str) -> None:
 
 
 def _owner_client(app, db, customer):
+    """A browser signed in (and stepped up) as the company's owner, whose key is
+    ``client.key``."""
     client = app.test_client()
     owner = _owner(db, customer)
+    client.key = SoftKey()
+    add_key(db, client.key, customer_id=customer.id, contact_id=owner.id)
     _step_up(db, sign_in(client, db, customer, person=owner))
     return client, owner
 
 
-def _invite(client, **fields):
-    data = {
+INVITE = "/auth/colleagues/invite"
+
+
+def _form(**fields) -> dict:
+    form = {
         "name": "Петрова Анна Сергеевна",
         "email": "anna@example.ru",
         "role": "accountant",
         "send_email": "y",
-        "csrf_token": csrf_token(client, "/auth/colleagues"),
     }
-    data.update(fields)
-    return client.post("/auth/colleagues/invite", data=data)
+    form.update(fields)
+    return form
+
+
+def _invite(client, **fields):
+    """Invite with the owner's key approving exactly this invitation: the action's answer,
+    or on success the Colleagues page the browser is sent back to (the link shown once)."""
+    response = approve(client, INVITE + "?approval=options", INVITE, client.key, _form(**fields))
+    if response.status_code != 200:
+        return response
+    assert response.get_json() == {"redirect": "/auth/colleagues"}
+    return client.get("/auth/colleagues")
 
 
 def _events(db, event: str) -> list[AuditEvent]:
@@ -91,23 +117,38 @@ def test_owner_invites_a_colleague_who_enrolls_and_gets_their_role(app, db):
     assert colleague.get("/auth/colleagues").status_code == 403
 
 
-def test_inviting_needs_a_fresh_key_confirmation_and_valid_input(app, db):
+def test_inviting_needs_the_owners_key_approving_that_invitation(app, db):
     customer = make_customer(db)
-    client = app.test_client()
-    sign_in(client, db, customer, person=_owner(db, customer))
-    response = _invite(client)
-    assert response.status_code == 302 and "/auth/confirm" in response.headers["Location"]
-    assert db.scalar(select(Invitation.id)) is None
-
     client, _owner_contact = _owner_client(app, db, customer)
+    # Without the key's answer: refused, nothing made.
+    bare = client.post(INVITE, json={"form": _form()}, headers=headers(client))
+    assert bare.status_code == 403 and bare.get_json()["error"] == "approval_required"
+    # An approval of another person's invitation does not invite this one.
+    h = headers(client)
+    options = approval_options(client, INVITE + "?approval=options", _form(), h).get_json()
+    assert "Петрова Анна Сергеевна" in options["summary"]
+    credential = client.key.get(options)
+    changed = {"form": _form(role="owner"), "credential": credential}
+    assert client.post(INVITE, json=changed, headers=h).status_code == 409
+    assert db.scalar(select(Invitation.id)) is None
+    # The approval is audited with the key that gave it.
+    assert _invite(client).status_code == 200
+    [event] = _events(db, "colleague.invitation_approved")
+    assert json.loads(event.details)["key"] is not None
+
+
+def test_inviting_answers_bad_input_with_the_fields_to_correct(app, db):
+    customer = make_customer(db)
+    client, _owner_contact = _owner_client(app, db, customer)
+    invalid = approval_options(client, INVITE + "?approval=options", _form(role="admin"))
+    assert invalid.status_code == 422 and "role" in invalid.get_json()["errors"]
     response = _invite(client, email="not an email")
     assert response.status_code == 422
-    assert "Укажите правильный адрес" in response.get_data(as_text=True)
-    assert _invite(client, role="admin").status_code == 422
+    assert "Укажите правильный адрес" in response.get_json()["errors"]["email"]
     assert _invite(client).status_code == 200
     again = _invite(client)  # the same email again
     assert again.status_code == 409
-    assert "уже есть доступ" in again.get_data(as_text=True)
+    assert "уже есть доступ" in again.get_json()["message"]
 
 
 def test_a_key_officer_approves_the_invitation_first_when_the_setting_says_so(app, db):

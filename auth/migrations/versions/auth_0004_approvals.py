@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("key_id", sa.Integer(), nullable=False),
         sa.Column("session_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -47,6 +48,12 @@ def upgrade() -> None:
             ["staff_id"],
             ["staff.id"],
             name=op.f("fk_auth_approval_staff_id_staff"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contact.id"],
+            name=op.f("fk_auth_approval_contact_id_contact"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
