@@ -17,7 +17,7 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from . import demo, fastformat, labels, panels, views  # noqa: F401  (routes register)
+    from . import check_views, demo, fastformat, labels, panels, views  # noqa: F401  (routes)
 
     app.register_blueprint(bp)
     app.add_template_global(labels.label, "orders_label")
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     registry.add_nav(NavItem("orders.document_list", _l("Documents"), "customer", order=110))
     registry.add_nav(NavItem("orders.price_list", _l("My prices"), "customer", order=120))
     registry.add_nav(NavItem("orders.conditions_page", _l("My conditions"), "customer", order=130))
+    registry.add_nav(NavItem("orders.document_check", _l("Check a document"), "footer", order=100))
     registry.add_dashboard_panel(100, panels.open_orders_panel)
     registry.add_dashboard_panel(110, panels.shipments_panel)
     registry.add_dashboard_panel(120, panels.reorders_panel)

@@ -88,6 +88,7 @@ def _template_globals(app: Flask) -> None:
         return {
             "company": app.config["PORTAL"].company,
             "nav_items": nav,
+            "footer_items": [item for item in get_registry(app).nav if item.audience == "footer"],
             "request_id": g.get("request_id"),
             "current_locale": str(get_locale() or "ru"),
         }
