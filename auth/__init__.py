@@ -32,11 +32,14 @@ def _load_from_cookie(_request) -> sessions.Principal | None:
     principal = sessions.load_principal(get_session(), token)
     if principal is not None:
         g.principal_label = principal.label
+        # portal.audit adds the key to what this person does (their activity page, and
+        # once keys belong to persons, whose action it was).
+        g.audit_via = (principal.kind, principal.subject_id, principal.key_id)
     return principal
 
 
 def init_app(app: Flask) -> None:
-    from . import enroll_views, key_views, labels, tasks, views  # noqa: F401  (routes, tasks)
+    from . import activity_views, enroll_views, key_views, labels, tasks, views  # noqa: F401
     from .card import customer_keys_section
     from .cli import keys_group, staff_group
     from .welcome import enrollment_links
@@ -45,6 +48,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # the server-side session row is the protection
     app.register_blueprint(bp)
     registry = get_registry(app)
+    registry.add_nav(NavItem("auth.my_activity", _l("Activity"), "customer", order=880))
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", order=890))
     registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "customer", order=900))
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "staff", order=890))

@@ -29,7 +29,7 @@ from fido2.webauthn import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,9 +39,10 @@ from portal import audit
 from portal.clock import now
 from portal.models import Customer, CustomerStatus, Staff
 
-from . import challenges, sessions
+from . import challenges, sessions, signals
 from .models import AuthSession, Invitation, Key, KeyStatus, KeyStatusChange, Owner
 from .policy import fido_server, key_policy, model_name
+from .useragent import summary
 
 UV = UserVerificationRequirement.REQUIRED
 _FAKE_ID_LENGTH = 64  # what common security keys return; used for unknown customer numbers
@@ -123,6 +124,8 @@ def _fail(
     **details: Any,
 ):
     """Audit a refused ceremony, commit it with what was consumed, and return the refusal."""
+    if has_request_context():  # the owner's activity page shows from which browser
+        details.setdefault("browser", summary(request.headers.get("User-Agent")))
     audit.record(
         db,
         f"key.{kind}_failed",
@@ -351,7 +354,11 @@ def open_session(
         "session.signed_in",
         audit.Actor(owner.kind, owner.id),
         ("key", key.id),
+        ip=ip,
         session_id=row.id,
+        key_id=key.id,
+        browser=summary(user_agent),
+        user_agent=(user_agent or "")[:300],
     )
     return token, row
 
@@ -600,6 +607,14 @@ def _record_registration(
         mode=context.get("mode"),
         aaguid=key.aaguid,
         credential=websafe_encode(hashlib.sha256(key.credential_id).digest()[:9]),
+    )
+    signals.key_registered.send(
+        current_app._get_current_object(),
+        session=db,
+        key_id=key.id,
+        owner_kind=owner.kind,
+        owner_id=owner.id,
+        mode=context.get("mode"),
     )
     if invitation is not None:
         invitation.used_at = now()
