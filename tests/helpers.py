@@ -57,13 +57,13 @@ def sign_in(client, db: Session, who: Customer | Staff, key_id: int | None = Non
     return token
 
 
-def sign_in_browser(page, live, who: Customer | Staff) -> None:
+def sign_in_browser(page, live, who: Customer | Staff, key_id: int | None = None) -> None:
     """The same for a Playwright page on the live server."""
     db = live.session()
     try:
         kind = "staff" if isinstance(who, Staff) else "customer"
         token, _row = sessions.start_session(
-            db, kind=kind, subject_id=who.id, key_id=None, ip="127.0.0.1", user_agent="chromium"
+            db, kind=kind, subject_id=who.id, key_id=key_id, ip="127.0.0.1", user_agent="chromium"
         )
         db.commit()
     finally:

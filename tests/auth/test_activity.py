@@ -57,7 +57,7 @@ def test_the_page_shows_my_sign_ins_and_downloads_newest_first(app, db):
     signed_in = rows[events.index("session.signed_in")]
     assert "Chrome 131 · Windows" in signed_in and "127.0.0.1" in signed_in
     key_name = db.get(Key, key_id).name
-    assert key_name in signed_in and "этот сеанс" in signed_in
+    assert key_name in signed_in and "ваш текущий ключ" in signed_in
     export = db.scalars(
         select(AuditEvent).where(AuditEvent.event == "orders.prices_exported")
     ).one()
