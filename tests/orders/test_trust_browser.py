@@ -90,6 +90,7 @@ def test_freshness_proof_and_activity_in_the_browser(live, page, browser, tmp_pa
     _shot(page, "2-documents-sha256")
 
     page.click("nav >> text=Активность")
+    page.locator("table.activity").wait_for(state="visible")
     rows = page.locator("table.activity tbody tr")
     assert rows.first.get_attribute("data-event") == "orders.document_downloaded"
     assert "YubiKey 5 NFC" in rows.first.inner_text()  # the key of this session
@@ -108,7 +109,7 @@ def test_freshness_proof_and_activity_in_the_browser(live, page, browser, tmp_pa
         public.set_input_files("input[name=file]", str(saved))
         public.click("button:has-text('Проверить')")
         found = public.locator("[data-check=found]")
-        assert found.is_visible()
+        found.wait_for(state="visible")  # the answer is a new page: wait for it
         assert sha in found.inner_text()
         assert "Северный ветер" not in public.content()
         _shot(public, "4-check-found")
@@ -117,7 +118,7 @@ def test_freshness_proof_and_activity_in_the_browser(live, page, browser, tmp_pa
         forged.write_bytes(saved.read_bytes() + b"\n% edited")
         public.set_input_files("input[name=file]", str(forged))
         public.click("button:has-text('Проверить')")
-        assert public.locator("[data-check=not-found]").is_visible()
+        public.locator("[data-check=not-found]").wait_for(state="visible")
         _shot(public, "5-check-not-found")
     finally:
         stranger.close()
