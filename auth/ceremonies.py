@@ -377,7 +377,14 @@ def stepup_verify(db: Session, browser: str, owner: Owner, session_id: int, resp
     if row is None or Owner.of(row) != owner or row.ended_at is not None:
         raise _refusal("session_ended", _("Your session has ended. Sign in again."), 401)
     row.stepped_up_at = now()
-    audit.record(db, "key.step_up", audit.Actor(owner.kind, owner.id), ("key", key.id))
+    audit.record(
+        db,
+        "key.step_up",
+        audit.Actor(owner.kind, owner.id),
+        ("key", key.id),
+        key_id=key.id,
+        browser=summary(request.headers.get("User-Agent")) if has_request_context() else "",
+    )
     return key
 
 

@@ -16,7 +16,7 @@ import pytest
 from auth.models import Key
 from portal import audit, freshness
 from portal.clock import now
-from tests.helpers import make_customer, sign_in_browser
+from tests.helpers import make_customer, make_staff, sign_in_browser
 
 from . import factory
 
@@ -122,3 +122,21 @@ def test_freshness_proof_and_activity_in_the_browser(live, page, browser, tmp_pa
         _shot(public, "5-check-not-found")
     finally:
         stranger.close()
+
+    # Staff see each stream's freshness on the ERP desk.
+    db = live.session()
+    try:
+        admin = make_staff(db, "admin")
+    finally:
+        db.close()
+    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    try:
+        desk = staff.new_page()
+        sign_in_browser(desk, live, admin)
+        desk.goto(f"{live.url}/staff/erp")
+        section = desk.locator("h2", has_text="Свежесть данных")
+        section.wait_for(state="visible")
+        assert desk.locator(".badge--warn", has_text="устарели").count() == 1
+        _shot(desk, "6-erp-desk-freshness")
+    finally:
+        staff.close()
