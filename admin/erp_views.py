@@ -24,6 +24,7 @@ from auth.guards import permission, staff_may
 from erp_bridge import services
 from erp_bridge.models import DeadLetterStatus, RunStatus
 from erp_bridge.records import InvalidRecord
+from portal import freshness
 from portal.db import get_session
 from portal.registry import NavItem, get_registry
 
@@ -106,8 +107,11 @@ def run_status(status: str) -> str:
 def erp_index():
     db = get_session()
     runs = services.recent_runs(db, limit=15)
+    fresh, stale_hours = freshness.report(db)
     return render_template(
         "admin/erp/index.html",
+        freshness=fresh,
+        stale_hours=stale_hours,
         streams=services.stream_states(db),
         runs=runs,
         running=any(run.status == RunStatus.RUNNING for run in runs),

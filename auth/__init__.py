@@ -32,12 +32,16 @@ def _load_from_cookie(_request) -> sessions.Principal | None:
     principal = sessions.load_principal(get_session(), token)
     if principal is not None:
         g.principal_label = principal.label
+        # portal.audit adds the key to what this person does (their activity page, and
+        # once keys belong to persons, whose action it was).
+        g.audit_via = (principal.kind, principal.subject_id, principal.key_id)
     return principal
 
 
 def init_app(app: Flask) -> None:
     from . import (  # noqa: F401  (routes, tasks)
         account_views,
+        activity_views,
         colleague_views,
         enroll_views,
         key_views,
@@ -73,6 +77,15 @@ def init_app(app: Flask) -> None:
             "customer",
             order=880,
             visible=company_visible("profile"),
+        )
+    )
+    registry.add_nav(
+        NavItem(
+            "auth.my_activity",
+            _l("Activity"),
+            "customer",
+            order=885,
+            visible=company_visible("activity.own"),
         )
     )
     registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", order=890))

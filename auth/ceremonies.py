@@ -30,7 +30,7 @@ from fido2.webauthn import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,9 +40,10 @@ from portal import audit
 from portal.clock import now
 from portal.models import Contact, Customer, CustomerStatus, Staff
 
-from . import challenges, people, sessions
+from . import challenges, people, sessions, signals
 from .models import AuthSession, Invitation, Key, KeyStatus, KeyStatusChange, Owner
 from .policy import fido_server, key_policy, model_name
+from .useragent import summary
 
 UV = UserVerificationRequirement.REQUIRED
 _FAKE_ID_LENGTH = 64  # what common security keys return; used for unknown customer numbers
@@ -132,6 +133,8 @@ def fail(
     **details: Any,
 ):
     """Audit a refused ceremony, commit it with what was consumed, and return the refusal."""
+    if has_request_context():  # the owner's activity page shows from which browser
+        details.setdefault("browser", summary(request.headers.get("User-Agent")))
     audit.record(
         db,
         f"key.{kind}_failed",
@@ -381,8 +384,12 @@ def open_session(
         "session.signed_in",
         audit.Actor(owner.kind, owner.id),
         ("key", key.id),
+        ip=ip,
         session_id=row.id,
         person=key.contact_id,
+        key_id=key.id,
+        browser=summary(user_agent),
+        user_agent=(user_agent or "")[:300],
     )
     return token, row
 
@@ -407,7 +414,14 @@ def stepup_verify(db: Session, browser: str, owner: Owner, session_id: int, resp
     if row is None or Owner.of(row) != owner or row.ended_at is not None:
         raise _refusal("session_ended", _("Your session has ended. Sign in again."), 401)
     row.stepped_up_at = now()
-    audit.record(db, "key.step_up", audit.Actor(owner.kind, owner.id), ("key", key.id))
+    audit.record(
+        db,
+        "key.step_up",
+        audit.Actor(owner.kind, owner.id),
+        ("key", key.id),
+        key_id=key.id,
+        browser=summary(request.headers.get("User-Agent")) if has_request_context() else "",
+    )
     return key
 
 
@@ -650,6 +664,14 @@ def _record_registration(
         mode=context.get("mode"),
         aaguid=key.aaguid,
         credential=websafe_encode(hashlib.sha256(key.credential_id).digest()[:9]),
+    )
+    signals.key_registered.send(
+        current_app._get_current_object(),
+        session=db,
+        key_id=key.id,
+        owner_kind=owner.kind,
+        owner_id=owner.id,
+        mode=context.get("mode"),
     )
     if invitation is not None:
         invitation.used_at = now()

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import (
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -22,7 +23,7 @@ from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
 
-from . import bp, ceremonies, challenges, limits, sessions
+from . import bp, ceremonies, challenges, devices, limits, sessions, signals
 from .cookies import clear_session_cookie, set_session_cookie
 from .services import KeyRefusal
 
@@ -52,12 +53,32 @@ def finish_sign_in(key, redirect_to: str) -> Any:
     db = get_session()
     if current_user.is_authenticated:  # whoever was signed in here before is signed out
         sessions.end_sessions(db, session_id=current_user.session_id, reason="replaced")
-    token, _row = ceremonies.open_session(
-        db, key, ip=request.remote_addr, user_agent=request.headers.get("User-Agent")
-    )
+    user_agent = request.headers.get("User-Agent")
+    token, row = ceremonies.open_session(db, key, ip=request.remote_addr, user_agent=user_agent)
+    seen = None
+    if key.customer_id is not None:
+        seen = devices.note_sign_in(
+            db,
+            customer_id=key.customer_id,
+            key_id=key.id,
+            token=devices.device_token(),
+            user_agent=user_agent,
+        )
+        if seen.alert:
+            signals.new_browser_sign_in.send(
+                current_app._get_current_object(),
+                session=db,
+                customer_id=key.customer_id,
+                key_id=key.id,
+                browser=seen.browser,
+                ip=request.remote_addr,
+                occurred_at=row.created_at,
+            )
     db.commit()
     response = jsonify(redirect=redirect_to)
     set_session_cookie(response, token)
+    if seen is not None:
+        devices.set_device_cookie(response, seen.token)
     return response
 
 

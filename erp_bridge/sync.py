@@ -28,11 +28,11 @@ from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, freshness
 from portal.clock import now
 from portal.models import ExternalRef
 
-from .handlers import Context, Handler, handler_for
+from .handlers import STREAMS, Context, Handler, handler_for
 from .models import DeadLetter, DeadLetterStatus, RunStatus, SeenInFullRun, SyncRun, Watermark
 from .records import InvalidRecord, canonical_json, content_hash, sortable_version
 
@@ -98,6 +98,7 @@ class Importer:
     _invalid: tuple[type[Exception], ...] = field(default_factory=_foreign_invalid)
     _max_version: str | None = None
     _ctx: Context | None = None
+    _streams: set[str] = field(default_factory=set)  # streams whose records this run fed
 
     def _context(self) -> Context:
         if self._ctx is None:
@@ -134,7 +135,9 @@ class Importer:
         for item in items:
             by_entity.setdefault(item.entity, []).append(item)
         for entity, group in by_entity.items():
-            self._apply(handler_for(entity), group)
+            handler = handler_for(entity)
+            self._streams.add(handler.stream)
+            self._apply(handler, group)
         if progress is None and self.progress is not None:
             progress = self.progress()
         if progress is not None:
@@ -385,6 +388,18 @@ class Importer:
             self.session.execute(delete(SeenInFullRun).where(SeenInFullRun.run_id == self.run.id))
         self.run.status = RunStatus.SUCCEEDED
         self.run.finished_at = now()
+        # Pages built from these streams show this time as their data's freshness. A run
+        # of a named stream counts even when nothing changed: the ERP had nothing newer.
+        streams = set(self._streams)
+        if self.run.stream in STREAMS:
+            streams.add(self.run.stream)
+        freshness.mark_synced(
+            self.session,
+            streams,
+            system=self.run.system,
+            at=self.run.finished_at,
+            run_id=self.run.id,
+        )
         self.session.commit()
         return self.run
 

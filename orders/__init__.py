@@ -18,7 +18,7 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from . import demo, labels, panels, views  # noqa: F401  (routes register)
+    from . import check_views, demo, labels, panels, views  # noqa: F401  (routes register)
 
     app.register_blueprint(bp)
     app.add_template_global(labels.label, "orders_label")
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
         registry.add_nav(
             NavItem(endpoint, label, "customer", order, visible=company_visible(permission))
         )
+    registry.add_nav(NavItem("orders.document_check", _l("Check a document"), "footer", order=100))
     registry.add_dashboard_panel(100, company_panel("orders", panels.open_orders_panel))
     registry.add_dashboard_panel(110, company_panel("orders", panels.shipments_panel))
     registry.add_dashboard_panel(120, company_panel("reorders", panels.reorders_panel))

@@ -6,6 +6,7 @@ import secrets
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -127,3 +128,20 @@ class AddressForm(FlaskForm):
             name: (getattr(self, name).data or "").strip() or None
             for name in ("label", "address", "recipient", "phone", "comment")
         }
+
+
+class DocumentCheckForm(FlaskForm):
+    """The public "check a document" form: a file, or the SHA-256 printed on a document."""
+
+    file = FileField(_l("Document file"))
+    sha256 = StringField(
+        _l("Or its SHA-256"),
+        validators=[Optional(), Length(max=100)],
+        filters=[lambda text: "".join((text or "").split()).lower() or None],
+    )
+
+    def validate_sha256(self, field: StringField) -> None:
+        if field.data and not (
+            len(field.data) == 64 and all(c in "0123456789abcdef" for c in field.data)
+        ):
+            raise ValidationError(_l("A SHA-256 is 64 characters 0-9 and a-f."))

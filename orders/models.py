@@ -301,6 +301,7 @@ class Document(Base):
     __table_args__ = (
         Index("ix_document_customer_issued", "customer_id", "issued_at", "id"),
         Index("ix_document_order", "order_id"),
+        Index("ix_document_sha256", "sha256"),  # the public "check a document" page
         UniqueConstraint("customer_id", "kind", "number"),
         CheckConstraint(_in("kind", DocumentKind), name="known_kind"),
     )

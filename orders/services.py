@@ -1474,6 +1474,38 @@ def get_document(session: Session, customer_id: int, document_id: int) -> Docume
     return document
 
 
+@dataclass(frozen=True)
+class DocumentProof:
+    """What the public "check a document" page may say: never to whom it is addressed."""
+
+    kind: str
+    number: str
+    issued_at: dt.datetime
+    sha256: str
+
+
+def is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def verify_document(session: Session, sha256: str) -> DocumentProof | None:
+    """The document the company issued with exactly this content (its SHA-256), or None.
+
+    Public, so it returns only the kind, number and date; the customer and the order stay
+    out of the answer (and out of the dataclass, so that no template can leak them).
+    """
+    digest = sha256.strip().lower()
+    if not is_sha256(digest):
+        return None
+    row = session.execute(
+        select(Document.kind, Document.number, Document.issued_at, Document.sha256)
+        .where(Document.sha256 == digest)
+        .order_by(Document.id)
+        .limit(1)
+    ).one_or_none()
+    return DocumentProof(*row) if row else None
+
+
 # =========================================================================== prices
 
 

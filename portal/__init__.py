@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, g
 
-from portal import db, errors, formatting, web
+from portal import db, errors, formatting, freshness, web
 from portal.capabilities import PACKAGES, package_dirs
 from portal.extensions import babel, csrf, limiter
 from portal.logging_setup import configure as configure_logging
@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     limiter.init_app(app)
     errors.register(app)
     formatting.register(app)
+    freshness.register(app)
 
     from portal import demo, tasks, views
 
@@ -87,6 +88,7 @@ def _template_globals(app: Flask) -> None:
         return {
             "company": app.config["PORTAL"].company,
             "nav_items": nav,
+            "footer_items": [item for item in get_registry(app).nav if item.audience == "footer"],
             "request_id": g.get("request_id"),
             "current_locale": str(get_locale() or "ru"),
         }

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import Index, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -73,6 +73,12 @@ def record(
     ).scalar_one_or_none()
     if ip is None and has_request_context():
         ip = request.remote_addr
+    if has_request_context() and "key_id" not in details:
+        # The signed-in person's own actions name the key they signed in with (set by the
+        # auth package's request loader): "who did it" inside a customer company.
+        via = g.get("audit_via")
+        if via and via[2] is not None and (actor.kind, actor.id) == (via[0], via[1]):
+            details["key_id"] = via[2]
     row = AuditEvent(
         occurred_at=now(),
         event=event,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 class NavItem:
     endpoint: str
     label: Any  # a lazy string
-    audience: str  # "customer" or "staff"
+    audience: str  # "customer", "staff", or "footer" (a public link in every page's footer)
     order: int = 100
     visible: Callable[[], bool] | None = None  # e.g. the staff member's permission check
 

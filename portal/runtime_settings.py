@@ -50,6 +50,11 @@ def definitions() -> list[Definition]:
     return sorted(_DEFINITIONS.values(), key=lambda d: d.key)
 
 
+def default(key: str) -> Any:
+    """The code's default of a setting (what ``get`` answers while no row is stored)."""
+    return _DEFINITIONS[key].default
+
+
 def get(session: Session, key: str) -> Any:
     definition = _DEFINITIONS[key]
     raw = session.get(Setting, key)

@@ -25,11 +25,12 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from . import labels, subscriptions, tasks, views  # noqa: F401  (routes, tasks register)
+    from . import labels, security_alerts, subscriptions, tasks, views  # noqa: F401  (routes)
     from .demo import load as load_demo
 
     app.register_blueprint(bp)
     subscriptions.connect()
+    security_alerts.connect()
     # Globals, not a context processor: imported macros see globals only.
     app.jinja_env.globals.update(labels.template_globals())
     registry = get_registry(app)

@@ -86,7 +86,9 @@ def sign_in(
     return token
 
 
-def sign_in_browser(page, live, who: Customer | Staff, person: Contact | None = None) -> None:
+def sign_in_browser(
+    page, live, who: Customer | Staff, person: Contact | None = None, key_id: int | None = None
+) -> None:
     """The same for a Playwright page on the live server."""
     db = live.session()
     try:
@@ -95,7 +97,7 @@ def sign_in_browser(page, live, who: Customer | Staff, person: Contact | None = 
             db,
             kind=kind,
             subject_id=who.id,
-            key_id=None,
+            key_id=key_id,
             ip="127.0.0.1",
             user_agent="chromium",
             contact_id=person.id if person is not None else None,

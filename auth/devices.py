@@ -1,0 +1,117 @@
+"""Browsers a customer has signed in from, to alert them on a sign-in from a new one.
+
+Each browser that signs in gets a random, long-lived device cookie (HttpOnly, SameSite=Lax,
+``__Host-`` on https); the portal keeps only its SHA-256 per customer. A User-Agent + key
+fingerprint was the other choice and is worse both ways: the header changes with every
+browser update (false alerts every few weeks) and is identical on every computer with the
+same browser version (a thief with the key and a common browser would go unnoticed).
+Clearing cookies makes a browser "new" again, which errs on the safe side.
+
+The first browser a customer ever signs in from is recorded silently: it is the one they
+enrolled their key in (the new-key email covers that moment), and customers who used the
+portal before this table existed would otherwise all get an alert on their next visit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import Response, current_app, request
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal.clock import now
+from portal.db import Base
+
+from .useragent import summary
+
+COOKIE_AGE = dt.timedelta(days=400)  # the longest browsers keep a cookie
+
+
+class KnownBrowser(Base):
+    __tablename__ = "auth_known_browser"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "device_hash"),
+        Index("ix_auth_known_browser_customer", "customer_id", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    device_hash: Mapped[str] = mapped_column(String(64))
+    browser: Mapped[str] = mapped_column(String(100), default="")
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=now)
+    last_key_id: Mapped[int | None] = mapped_column(ForeignKey("auth_key.id"))
+
+
+@dataclass(frozen=True)
+class SignInBrowser:
+    token: str  # the device cookie's value (new or the one the browser sent)
+    browser: str  # "Chrome 131 · Windows"
+    new: bool  # first sign-in of this customer from this browser
+    alert: bool  # new, and the customer had signed in from another browser before
+
+
+def cookie_name() -> str:
+    return "__Host-portal_device" if current_app.config["PORTAL"].https else "portal_device"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def note_sign_in(
+    db: Session, *, customer_id: int, key_id: int, token: str | None, user_agent: str | None
+) -> SignInBrowser:
+    """Record this browser for the customer; tells whether it is new (the caller commits)."""
+    if not token or not 32 <= len(token) <= 64:
+        token = secrets.token_urlsafe(32)
+    device_hash = _hash(token)
+    browser = summary(user_agent)[:100]
+    moment = now()
+    row = db.scalar(
+        select(KnownBrowser).where(
+            KnownBrowser.customer_id == customer_id, KnownBrowser.device_hash == device_hash
+        )
+    )
+    if row is not None:
+        row.last_seen_at, row.last_key_id, row.browser = moment, key_id, browser
+        return SignInBrowser(token, browser, new=False, alert=False)
+    seen_before = db.scalar(
+        select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
+    )
+    try:
+        with db.begin_nested():  # the same new browser signing in twice at once
+            db.add(
+                KnownBrowser(
+                    customer_id=customer_id,
+                    device_hash=device_hash,
+                    browser=browser,
+                    first_seen_at=moment,
+                    last_seen_at=moment,
+                    last_key_id=key_id,
+                )
+            )
+    except IntegrityError:
+        return SignInBrowser(token, browser, new=False, alert=False)
+    return SignInBrowser(token, browser, new=True, alert=seen_before is not None)
+
+
+def device_token() -> str | None:
+    return request.cookies.get(cookie_name())
+
+
+def set_device_cookie(response: Response, token: str) -> None:
+    response.set_cookie(
+        cookie_name(),
+        token,
+        max_age=int(COOKIE_AGE.total_seconds()),
+        httponly=True,
+        secure=current_app.config["PORTAL"].https,
+        samesite="Lax",
+        path="/",
+    )
