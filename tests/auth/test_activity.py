@@ -155,3 +155,25 @@ def test_browser_summaries():
     )
     assert summary("curl/8.5.0") == "curl/8.5.0"
     assert summary(None) == ""
+
+
+def test_a_colleague_sees_their_own_keys_events_and_the_owner_sees_everyones(app, db):
+    from tests.auth.flows import add_key
+    from tests.helpers import make_person
+
+    customer, owner_client, _owner_key = _signed_in_customer(app, db)
+    buyer = make_person(db, customer, "buyer")
+    buyer_key = SoftKey()
+    buyer_row = add_key(db, buyer_key, customer_id=customer.id, contact_id=buyer.id)
+    buyer_client = app.test_client()
+    buyer_client.environ_base["HTTP_USER_AGENT"] = CHROME
+    assert login(buyer_client, buyer_key).status_code == 200
+
+    def signed_in_keys(client) -> set[int]:
+        html = client.get("/auth/activity?kind=signin").get_data(as_text=True)
+        rows = [r for r in html.split('<tr data-event="')[1:] if r.startswith("session.signed_in")]
+        return {int(r.split('data-key="', 1)[1].split('"', 1)[0]) for r in rows}
+
+    owner_sees, buyer_sees = signed_in_keys(owner_client), signed_in_keys(buyer_client)
+    assert buyer_sees == {buyer_row.id}
+    assert buyer_row.id in owner_sees and len(owner_sees) == 2
