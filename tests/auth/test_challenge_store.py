@@ -24,17 +24,20 @@ from tests.auth.softkey import SoftKey
 from tests.conftest import REDIS_URL, empty_database, make_test_settings, service_missing
 from tests.helpers import make_customer
 
-REDIS_DB = f"{REDIS_URL}/13"  # a database of its own: other tests' rate limits live in 0
+REDIS_DB = f"{REDIS_URL}/13"  # a database of its own
 _apps: dict[tuple[str, str], Flask] = {}
 
 
-def _redis_app(database_url: str, redis_url: str, tmp_path_factory, **config) -> Flask:
+def _redis_app(database_url: str, redis_url: str, tmp_path_factory) -> Flask:
     if (database_url, redis_url) not in _apps:
         settings = make_test_settings(
             tmp_path_factory.mktemp("instance"), database_url, redis_url=redis_url
         )
+        # Flask-Limiter's one Limiter serves every app of the test session: its storage and
+        # switches must stay what the other tests expect (in memory, on).
         _apps[database_url, redis_url] = create_app(
-            {"TESTING": True, "CELERY_ALWAYS_EAGER": True, **config}, settings
+            {"TESTING": True, "CELERY_ALWAYS_EAGER": True, "RATELIMIT_STORAGE_URI": "memory://"},
+            settings,
         )
     return _apps[database_url, redis_url]
 
@@ -112,10 +115,7 @@ def test_another_browser_cannot_use_or_spend_the_challenge(redis_app):
 
 
 def test_without_a_reachable_redis_the_database_keeps_challenges(database_url, tmp_path_factory):
-    # Rate limits off: their storage is that same unreachable Redis.
-    application = _redis_app(
-        database_url, "redis://127.0.0.1:9/0", tmp_path_factory, RATELIMIT_ENABLED=False
-    )
+    application = _redis_app(database_url, "redis://127.0.0.1:9/0", tmp_path_factory)
     try:
         client, key = _enrolled(application)
         rows_before = _challenge_rows(application)

@@ -98,7 +98,12 @@ def company(app, db):
 def _url(app, rule: Rule, values: dict, fallbacks: list[str]) -> str:
     arguments = {}
     for name in rule.arguments:
-        if name in values:
+        # An any(...) argument takes one of its own choices ("fmt": csv for the price list,
+        # pdf or xlsx for the statement).
+        choices = getattr(rule._converters.get(name), "items", None)
+        if choices and values.get(name) not in choices:
+            arguments[name] = sorted(choices)[0]
+        elif name in values:
             arguments[name] = values[name]
         else:
             arguments[name] = PLACEHOLDER

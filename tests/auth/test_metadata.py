@@ -60,7 +60,9 @@ def mds_app(database_url, blob, tmp_path_factory) -> Iterator[Flask]:
         settings = make_test_settings(
             tmp_path_factory.mktemp("instance"), database_url, fido_mds_file=blob
         )
-        _apps[database_url] = create_app({"TESTING": True}, settings)
+        _apps[database_url] = create_app(
+            {"TESTING": True, "RATELIMIT_STORAGE_URI": "memory://"}, settings
+        )
     application = _apps[database_url]
     yield application
     empty_database(application)

@@ -106,7 +106,7 @@ def test_cabinet_in_the_browser(live, page, tmp_path):
     page.click("button:has-text('Повторить заказ')")
     assert page.locator("text=больше не продаются").is_visible()
     page.fill("input[name^='qty-'] >> nth=0", "0")
-    page.click("button:has-text('Отправить заявку')")
+    page.click("button:has-text('Сохранить и пересчитать')")
     assert page.locator("text=Введите целое число").is_visible()
     _shot(page, "7-reorder-error")
     # The form came back with status 422 on purpose; Chromium logs that as a failed load.
@@ -114,9 +114,13 @@ def test_cabinet_in_the_browser(live, page, tmp_path):
     page.problems.clear()
     page.fill("input[name^='qty-'] >> nth=0", "300")
     page.fill("textarea[name=comment]", "Прошу доставить до пятницы")
-    page.click("button:has-text('Отправить заявку')")
-    assert page.locator("text=Заявка отправлена вашему менеджеру.").is_visible()
-    _shot(page, "8-reorder-sent")
+    page.click("button:has-text('Сохранить и пересчитать')")
+    # Sending it takes the key's approval (tests/orders/test_approval_browser.py): the
+    # saved request shows what the key will confirm.
+    assert "Прошу доставить до пятницы" in page.input_value("textarea[name=comment]")
+    assert page.locator("#confirm-reorder").is_visible()
+    assert "на сумму" in page.locator(".approval-summary").inner_text()
+    _shot(page, "8-reorder-saved")
 
     page.goto(f"{live.url}/")
     assert page.locator("h2", has_text="Повторные заказы").is_visible()

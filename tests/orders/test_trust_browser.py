@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from auth import people
 from auth.models import Key
 from portal import audit, freshness
 from portal.clock import now
@@ -42,6 +43,7 @@ def _arrange(live):
         factory.document(live.app, db, customer.id, order_id)
         key = Key(
             customer_id=customer.id,
+            contact_id=people.primary_person(db, customer.id),
             credential_id=b"browser-test-key",
             credential_data=b"-",
             aaguid="00000000-0000-0000-0000-000000000000",
