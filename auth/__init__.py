@@ -68,6 +68,7 @@ def init_app(app: Flask) -> None:
             "customer",
             order=875,
             visible=company_visible("colleagues"),
+            group="account",
         )
     )
     registry.add_nav(
@@ -77,6 +78,7 @@ def init_app(app: Flask) -> None:
             "customer",
             order=880,
             visible=company_visible("profile"),
+            group="account",
         )
     )
     registry.add_nav(
@@ -86,12 +88,13 @@ def init_app(app: Flask) -> None:
             "customer",
             order=885,
             visible=company_visible("activity.own"),
+            group="account",
         )
     )
-    registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", order=890))
-    registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "customer", order=900))
-    registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "staff", order=890))
-    registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "staff", order=900))
+    registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "customer", 890, group="account"))
+    registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "customer", 900, group="account"))
+    registry.add_nav(NavItem("auth.my_keys", _l("My keys"), "staff", 890, group="account"))
+    registry.add_nav(NavItem("auth.my_sessions", _l("Sessions"), "staff", 900, group="account"))
     registry.add_customer_card_section(15, customer_people_section)
     registry.add_customer_card_section(20, customer_keys_section)
     registry.welcome_hooks.append(enrollment_links)

@@ -87,7 +87,8 @@ def _template_globals(app: Flask) -> None:
         ]
         return {
             "company": app.config["PORTAL"].company,
-            "nav_items": nav,
+            "nav_items": [item for item in nav if item.group == "main"],
+            "account_items": [item for item in nav if item.group == "account"],
             "footer_items": [item for item in get_registry(app).nav if item.audience == "footer"],
             "request_id": g.get("request_id"),
             "current_locale": str(get_locale() or "ru"),

@@ -22,6 +22,9 @@ class NavItem:
     audience: str  # "customer", "staff", or "footer" (a public link in every page's footer)
     order: int = 100
     visible: Callable[[], bool] | None = None  # e.g. the staff member's permission check
+    # "main": the header's navigation; "account": the menu under the signed-in person's name
+    # (their keys, sessions, activity…), so that the main line keeps to what they came for.
+    group: str = "main"
 
 
 # A panel renders itself (one or two queries) for a customer, or returns None to stay absent.

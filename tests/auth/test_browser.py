@@ -182,7 +182,7 @@ def test_officer_revocation_throws_out_an_open_customer_page(browser, page, live
     finally:
         officer_context.close()
 
-    page.click("nav.mainnav a[href='/auth/sessions']")  # the customer's next click
+    page.click("nav.mainnav a[href='/orders']")  # the customer's next click
     page.wait_for_url(re.compile(r"/auth/login"))
     assert _keys(live, customer_id)[0].status == KeyStatus.REVOKED
 

@@ -70,7 +70,7 @@ def _sign_in_with_own_key(page, live, role: CompanyRole) -> None:
 def test_each_role_sees_what_it_may(page, live, role):
     _sign_in_with_own_key(page, live, role)
     shot(page, f"dashboard-{role.value}")
-    nav = page.locator("nav.mainnav")
+    nav = page.locator("header.topbar")  # the main line and the menu under the name
     for href, permission in NAV.items():
         allowed = role in COMPANY_MATRIX[permission]
         assert nav.locator(f'a[href="{href}"]').count() == (1 if allowed else 0), (role, href)

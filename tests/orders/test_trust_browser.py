@@ -91,7 +91,9 @@ def test_freshness_proof_and_activity_in_the_browser(live, page, browser, tmp_pa
     download_info.value.save_as(saved)
     _shot(page, "2-documents-sha256")
 
-    page.click("nav >> text=Активность")
+    page.click(".account-menu summary")  # the person's own pages are under their name
+    _shot(page, "3-account-menu")
+    page.click(".account-menu__list >> text=Активность")
     page.locator("table.activity").wait_for(state="visible")
     rows = page.locator("table.activity tbody tr")
     assert rows.first.get_attribute("data-event") == "orders.document_downloaded"
