@@ -31,13 +31,22 @@ celery = Celery("portal", task_cls=FlaskTask)
 
 
 def init_app(app: Flask) -> Celery:
+    get_registry(app).add_beat_job(
+        "audit-verify-nightly", "portal.verify_audit_chain", crontab(hour=3, minute=15)
+    )
+    bind(app)
+    app.extensions["celery"] = celery
+    return celery
+
+
+def bind(app: Flask) -> Celery:
+    """Point the one Celery app at this Flask app: its settings, and the app context tasks
+    run in. A process serves one portal app; the test session builds several (a Redis one,
+    a metadata one…), so its fixtures rebind the app under test before each test."""
     global _flask_app
     _flask_app = app
     settings = app.config["PORTAL"]
     registry = get_registry(app)
-    registry.add_beat_job(
-        "audit-verify-nightly", "portal.verify_audit_chain", crontab(hour=3, minute=15)
-    )
     celery.conf.update(
         broker_url=settings.broker_url,
         result_backend=settings.result_backend,
@@ -53,7 +62,6 @@ def init_app(app: Flask) -> Celery:
         worker_hijack_root_logger=False,
     )
     celery.set_default()
-    app.extensions["celery"] = celery
     return celery
 
 

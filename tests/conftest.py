@@ -22,6 +22,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 from portal import create_app, migrate
+from portal import tasks as portal_tasks
 from portal.extensions import limiter
 from portal.settings import load_settings
 
@@ -105,6 +106,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         settings = make_test_settings(tmp_path_factory.mktemp("instance"), database_url)
         _apps[database_url] = create_app({"TESTING": True, "CELERY_ALWAYS_EAGER": True}, settings)
     application = _apps[database_url]
+    portal_tasks.bind(application)  # another test may have built (and bound) another app
     yield application
     gc.collect()  # finalise unclosed streamed responses, which closes their request's session
     empty_database(application)
@@ -195,6 +197,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_url: str) -> It
 @pytest.fixture
 def live(live_server: LiveServer) -> Iterator[LiveServer]:
     """The live server, emptied after the test."""
+    portal_tasks.bind(live_server.app)
     yield live_server
     empty_database(live_server.app)
     with live_server.app.app_context():
