@@ -208,10 +208,63 @@ def _owner_page(owner: Owner):
         invitations=[(i, services.invitation_state(i)) for i in invitations],
         invitation_labels=INVITATION_STATE,
         action_form=ActionForm(),
+        reason_form=ReasonForm(),
         may_issue=staff_may("keys.issue"),
+        may_block=staff_may("keys.revoke"),
         persons=persons,
         person_names={p.contact.id: p.contact.name for p in persons},
     )
+
+
+def _person_or_404(db, contact_id: int) -> Contact:
+    contact = db.get(Contact, contact_id)
+    if contact is None:
+        abort(404)
+    return contact
+
+
+@bp.post("/keys/people/<int:contact_id>/block")
+@permission("keys.revoke")
+def person_block(contact_id: int):
+    """Block a customer's person at the company's request (by phone, say): their sessions
+    end at once and their keys stop opening the company, as when the owner blocks them."""
+    db = get_session()
+    contact = _person_or_404(db, contact_id)
+    back = redirect(url_for("admin.keys_customer", customer_id=contact.customer_id) + "#people")
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give the reason."), "error")
+        return back
+    try:
+        people.staff_block(db, contact_id, staff_id=_me(), reason=form.reason.data)
+    except services.KeyRefusal as refusal:
+        if refusal.status == 404:
+            abort(404)
+        flash(refusal.message, "error")
+        return back
+    db.commit()
+    flash(_("%(name)s is blocked; their sessions have ended.", name=contact.name), "success")
+    return back
+
+
+@bp.post("/keys/people/<int:contact_id>/unblock")
+@permission("keys.revoke")
+def person_unblock(contact_id: int):
+    db = get_session()
+    contact = _person_or_404(db, contact_id)
+    back = redirect(url_for("admin.keys_customer", customer_id=contact.customer_id) + "#people")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        people.staff_unblock(db, contact_id, staff_id=_me())
+    except services.KeyRefusal as refusal:
+        if refusal.status == 404:
+            abort(404)
+        flash(refusal.message, "error")
+        return back
+    db.commit()
+    flash(_("%(name)s may use the portal again.", name=contact.name), "success")
+    return back
 
 
 def _chosen_person() -> int | None:
