@@ -489,7 +489,7 @@ def _render_statement(form: StatementForm, found: statements.Statement | None, s
         form=form,
         found=found,
         act_form=act_form,
-        company=company,
+        seller=company,
         describe=statement_export.describe,
         verdict=statement_export.verdict(found, company, money_filter) if found else None,
     ), status

@@ -93,6 +93,8 @@ def test_the_page_shows_the_act_in_russian(client, db, customer):
     assert "Отгрузка № РН-0001" in html and "Оплата № ПП-4711" in html
     assert "5 400,00" in html and "4 000,00" in html
     assert "Задолженность в пользу" in html and "1 400,00 ₽" in html  # the verdict's figure
+    # The page's own variables leave the layout's alone: the brand and footer are there.
+    assert '<span class="brand__name">ООО «Техснаб»</span>' in html and "+7 495 120-45-67" in html
     # Without a period the current quarter is shown.
     assert client.get("/statement").status_code == 200
 
