@@ -40,8 +40,16 @@ from portal import audit
 from portal.clock import now
 from portal.models import Contact, Customer, CustomerStatus, Staff
 
-from . import challenges, people, sessions, signals
-from .models import AuthSession, Invitation, Key, KeyStatus, KeyStatusChange, Owner
+from . import challenges, sessions, signals
+from .models import (
+    AuthSession,
+    CompanyMember,
+    Invitation,
+    Key,
+    KeyStatus,
+    KeyStatusChange,
+    Owner,
+)
 from .policy import fido_server, key_policy, model_name
 from .useragent import summary
 
@@ -209,13 +217,16 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
     if consumed is None:
         raise fail(db, "challenge_invalid", _expired_message(), kind=kind)
     state, context = consumed
+    # The key with what decides whether it may open anything: its customer's or staff
+    # member's state and, for a customer's person, their membership; one round trip.
     found = db.execute(
-        select(Key, Customer.status, Staff.is_active)
+        select(Key, Customer.status, Staff.is_active, CompanyMember)
         .outerjoin(Customer, Customer.id == Key.customer_id)
         .outerjoin(Staff, Staff.id == Key.staff_id)
+        .outerjoin(CompanyMember, CompanyMember.contact_id == Key.contact_id)
         .where(Key.credential_id == parsed.raw_id)
     ).one_or_none()
-    key, customer_status, staff_active = found if found else (None, None, None)
+    key, customer_status, staff_active, membership = found if found else (None,) * 4
     unknown = _("This key is not registered here. Use the key you were given, or ask us.")
     if key is None:
         cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
@@ -263,18 +274,19 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
             key=key,
             owner=owner,
         )
-    if key.customer_id is not None:
-        membership = people.member(db, key.contact_id)
-        if membership is None or membership.is_blocked or membership.customer_id != key.customer_id:
-            raise fail(
-                db,
-                "person_blocked",
-                _("Your access to this company's portal is blocked. Ask your company's owner."),
-                status=403,
-                kind=kind,
-                key=key,
-                owner=owner,
-            )
+    person_shut_out = (
+        membership is None or membership.is_blocked or (membership.customer_id != key.customer_id)
+    )
+    if key.customer_id is not None and person_shut_out:
+        raise fail(
+            db,
+            "person_blocked",
+            _("Your access to this company's portal is blocked. Ask your company's owner."),
+            status=403,
+            kind=kind,
+            key=key,
+            owner=owner,
+        )
     data = parsed.response.authenticator_data
     if not _advance_counter(db, key, data.counter, data.is_backed_up()):
         suspend_for_clone(db, key, data.counter)
