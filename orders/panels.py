@@ -1,7 +1,7 @@
 """What the orders package adds to the customer's dashboard and the staff's customer card.
 
-Each renderer runs one query and returns None when it has nothing to show: the
-dashboard never shows an empty placeholder.
+Each renderer runs one query (one for two panels, at most) and returns None when it has
+nothing to show: the dashboard never shows an empty placeholder.
 """
 
 from __future__ import annotations
@@ -23,18 +23,15 @@ def _render(template: str, **context) -> Markup:
     return Markup(render_template(template, **context))  # noqa: S704
 
 
-def open_orders_panel(session: Session, customer_id: int) -> Markup | None:
-    found = services.open_orders(session, customer_id)
-    if not found.total:
-        return None
-    return _render("orders/panels/open_orders.html", found=found)
-
-
-def shipments_panel(session: Session, customer_id: int) -> Markup | None:
-    found = services.shipments_in_transit(session, customer_id)
-    if not found.total:
-        return None
-    return _render("orders/panels/shipments.html", found=found)
+def under_way_panels(session: Session, customer_id: int) -> Markup | None:
+    """Orders under way and shipments on the way: two panels from one query."""
+    found = services.under_way(session, customer_id)
+    parts = []
+    if found.orders.total:
+        parts.append(_render("orders/panels/open_orders.html", found=found.orders))
+    if found.shipments.total:
+        parts.append(_render("orders/panels/shipments.html", found=found.shipments))
+    return Markup("").join(parts) if parts else None
 
 
 def reorders_panel(session: Session, customer_id: int) -> Markup | None:

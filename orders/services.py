@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal import runtime_settings
 from portal.clock import now
@@ -1787,31 +1787,66 @@ class Counted:
     total: int
 
 
-def open_orders(session: Session, customer_id: int, limit: int = 5) -> Counted:
-    """The customer's orders under way, newest first, and how many there are (one query)."""
-    total = func.count().over().label("total")
-    rows = session.execute(
-        select(Order, total)
+@dataclass(frozen=True)
+class UnderWay:
+    """The dashboard's orders under way and shipments on the way, each with its count."""
+
+    orders: Counted
+    shipments: Counted
+
+
+def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
+    """The newest open orders and the shipments in transit (soonest expected first), in one
+    query: each list is ranked in its own subquery, and the two are zipped on the rank
+    (row *n* holds the *n*-th order and the *n*-th shipment; a FULL JOIN because either
+    list may be the longer). A shipment still on the way is listed whatever its order's
+    status says: the ERP may close an order before the carrier delivers."""
+    newest_first = (Order.placed_at.desc(), Order.id.desc())
+    open_orders = (
+        select(
+            Order,
+            func.row_number().over(order_by=newest_first).label("rank"),
+            func.count().over().label("orders_total"),
+        )
         .where(Order.customer_id == customer_id, Order.status.in_(OPEN_STATUSES))
-        .order_by(Order.placed_at.desc(), Order.id.desc())
-        .limit(limit)
-    ).all()
-    return Counted([row[0] for row in rows], rows[0][1] if rows else 0)
-
-
-def shipments_in_transit(session: Session, customer_id: int, limit: int = 5) -> Counted:
-    total = func.count().over().label("total")
-    rows = session.execute(
-        select(Shipment, Order.number, total)
+        .subquery("ranked_orders")
+    )
+    in_transit = (
+        select(
+            Shipment,
+            Order.number.label("order_number"),
+            func.row_number().over(order_by=(Shipment.expected_at, Shipment.id)).label("rank"),
+            func.count().over().label("shipments_total"),
+        )
         .join(Order, Order.id == Shipment.order_id)
         .where(
             Shipment.customer_id == customer_id,
             Shipment.status.in_((ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT)),
         )
-        .order_by(Shipment.expected_at, Shipment.id)
-        .limit(limit)
+        .subquery("ranked_shipments")
+    )
+    # Only the first ``limit`` of each (filtered outside: a window cannot be filtered inside).
+    open_orders = select(open_orders).where(open_orders.c.rank <= limit).subquery("open_orders")
+    in_transit = select(in_transit).where(in_transit.c.rank <= limit).subquery("in_transit")
+    order = aliased(Order, open_orders)
+    shipment = aliased(Shipment, in_transit)
+    rows = session.execute(
+        select(
+            order,
+            open_orders.c.orders_total,
+            shipment,
+            in_transit.c.order_number,
+            in_transit.c.shipments_total,
+        )
+        .select_from(open_orders)
+        .join(in_transit, in_transit.c.rank == open_orders.c.rank, full=True)
+        .order_by(func.coalesce(open_orders.c.rank, in_transit.c.rank))
     ).all()
-    return Counted([(row[0], row[1]) for row in rows], rows[0][2] if rows else 0)
+    orders = [row[0] for row in rows if row[0] is not None and row[1] is not None]
+    shipments = [(row[2], row[3]) for row in rows if row[2] is not None and row[4] is not None]
+    order_total = next((row[1] for row in rows if row[1] is not None), 0)
+    shipment_total = next((row[4] for row in rows if row[4] is not None), 0)
+    return UnderWay(Counted(orders, order_total), Counted(shipments, shipment_total))
 
 
 def open_reorders(session: Session, customer_id: int, limit: int = 5) -> Counted:

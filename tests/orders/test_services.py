@@ -361,3 +361,33 @@ def test_customer_turnover_counts_delivered_orders(db, catalog):
     assert services.customer_turnover(db, customer.id, since) == D("90.00")
     events = db.scalars(select(OrderStatusEvent)).all()
     assert len(events) == 2
+
+
+def test_under_way_lists_open_orders_and_shipments_on_the_way_each_with_its_count(db, catalog):
+    customer = make_customer(db)
+    other = make_customer(db)
+    start = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    open_ids = [
+        factory.order(db, customer.id, status="confirmed", placed_at=start + dt.timedelta(days=n))
+        for n in range(7)
+    ]
+    factory.order(db, customer.id, status="delivered")
+    delivered = factory.order(db, customer.id, status="delivered")
+    # A shipment the carrier still has, though the ERP already closed its order.
+    late = factory.shipment(db, delivered, status="in_transit")
+    on_way = factory.shipment(db, open_ids[0], status="shipped")
+    factory.shipment(db, open_ids[1], status="delivered")
+    factory.shipment(db, factory.order(db, other.id, status="in_transit"))
+
+    found = services.under_way(db, customer.id, limit=5)
+
+    assert found.orders.total == 7
+    assert [o.id for o in found.orders.items] == open_ids[::-1][:5]  # newest first
+    assert found.shipments.total == 2  # fewer shipments than orders: the join is full
+    numbers = {s.id: number for s, number in found.shipments.items}
+    assert numbers.keys() == {late, on_way}
+    assert numbers[late] == services.get_order(db, customer.id, delivered).order.number
+
+    nothing = services.under_way(db, make_customer(db).id)
+    assert nothing.orders.total == 0 and nothing.shipments.total == 0
+    assert nothing.orders.items == [] and nothing.shipments.items == []

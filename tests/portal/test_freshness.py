@@ -118,6 +118,20 @@ def test_orders_page_shows_the_time_today_and_the_date_otherwise(client, db):
         assert "могут быть устаревшими" in page
 
 
+def test_dashboard_shows_the_oldest_of_its_streams(client, db):
+    customer = make_customer(db)
+    _order(db, customer)
+    sign_in(client, db, customer)
+    assert "Данные 1С на" not in client.get("/").get_data(as_text=True)
+    freshness.mark_synced(db, ["orders", "shipments"], system="1c", at=T0 + dt.timedelta(hours=1))
+    freshness.mark_synced(db, ["bonus_operations"], system="1c", at=T0)
+    freshness.mark_synced(db, ["offers"], system="1c", at=T0 - dt.timedelta(days=3))  # not used
+    db.commit()
+    with frozen_at(T0 + dt.timedelta(hours=2)):
+        page = client.get("/").get_data(as_text=True)
+    assert "Данные 1С на 14:05" in page and 'data-freshness="fresh"' in page
+
+
 def test_documents_and_bonus_pages_read_their_own_streams(client, db):
     customer = make_customer(db)
     sign_in(client, db, customer)
