@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from orders import services
 from orders.models import ReorderRequest
+from portal import freshness
 from portal.audit import AuditEvent
 from tests.auth.flows import add_key, approve
 from tests.auth.softkey import SoftKey
@@ -183,6 +184,16 @@ def test_reorder_double_submission_makes_one_request(client, db, customer):
     assert len(db.scalars(select(ReorderRequest)).all()) == 1
     html = client.get(first.headers["Location"]).get_data(as_text=True)
     assert "больше не продаются" in html and "СТ-1" in html
+
+
+def test_reorder_draft_says_how_fresh_its_prices_are(client, db, customer):
+    order_id = factory.order(db, customer.id, lines=[("bolt", 10, "9")])
+    sign_in(client, db, customer)
+    first, _second, _token = _reorder(client, db, customer, order_id)
+    assert "Данные 1С на" not in client.get(first.headers["Location"]).get_data(as_text=True)
+    freshness.mark_synced(db, ["products", "offers"], system="1c")
+    db.commit()
+    assert "Данные 1С на" in client.get(first.headers["Location"]).get_data(as_text=True)
 
 
 def test_reorder_bad_quantity_is_shown_then_confirmed(client, db, customer):
