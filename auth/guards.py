@@ -88,9 +88,8 @@ def company_permission(name: str) -> Callable[[F], F]:
 
 def company_may(name: str) -> bool:
     """For templates, navigation and panels: may the signed-in person use ``name``?"""
-    return bool(
-        current_user.is_authenticated and current_user.is_customer and current_user.may(name)
-    )
+    user = current_user._get_current_object()  # once: a page asks a dozen times
+    return bool(user.is_authenticated and user.is_customer and user.may(name))
 
 
 def company_visible(name: str) -> Callable[[], bool]:

@@ -11,15 +11,16 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal import runtime_settings
 from portal.clock import now
-from portal.models import Contact, Customer, CustomerStatus, Staff, StaffRole
+from portal.models import Contact, Customer, CustomerStatus, Staff, StaffRole, StaffRoleGrant
 
 from .company_roles import role_allows
 from .models import AuthSession, CompanyMember, Owner
@@ -148,88 +149,100 @@ def start_session(
     return token, row
 
 
+# Read on every request: built once, with the token's hash as its only parameter. Plain
+# columns, not an ORM entity: nothing of the row needs to live in the identity map.
+_PRINCIPAL = (
+    select(
+        AuthSession.id,
+        AuthSession.principal_kind,
+        AuthSession.customer_id,
+        AuthSession.staff_id,
+        AuthSession.contact_id,
+        AuthSession.key_id,
+        AuthSession.last_seen_at,
+        AuthSession.idle_seconds,
+        AuthSession.expires_at,
+        Customer.number,
+        Customer.name.label("customer_name"),
+        Customer.status.label("customer_status"),
+        Staff.name.label("staff_name"),
+        Staff.is_active.label("staff_active"),
+        Contact.name.label("person_name"),
+        CompanyMember.role.label("company_role"),
+        CompanyMember.blocked_at,
+        CompanyMember.customer_id.label("member_customer"),
+    )
+    .outerjoin(Customer, Customer.id == AuthSession.customer_id)
+    .outerjoin(Staff, Staff.id == AuthSession.staff_id)
+    .outerjoin(Contact, Contact.id == AuthSession.contact_id)
+    .outerjoin(CompanyMember, CompanyMember.contact_id == AuthSession.contact_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.ended_at.is_(None))
+)
+
+
 def load_principal(db: Session, token: str) -> Principal | None:
     """The principal of a live session, or None. One query; a write at most once a minute."""
-    row = db.execute(
-        select(
-            AuthSession,
-            Customer.number,
-            Customer.name,
-            Customer.status,
-            Staff.name,
-            Staff.is_active,
-            Contact.name,
-            CompanyMember.role,
-            CompanyMember.blocked_at,
-            CompanyMember.customer_id,
-        )
-        .outerjoin(Customer, Customer.id == AuthSession.customer_id)
-        .outerjoin(Staff, Staff.id == AuthSession.staff_id)
-        .outerjoin(Contact, Contact.id == AuthSession.contact_id)
-        .outerjoin(CompanyMember, CompanyMember.contact_id == AuthSession.contact_id)
-        .where(AuthSession.token_hash == hash_token(token), AuthSession.ended_at.is_(None))
-    ).one_or_none()
+    # Core, not the ORM: plain columns need none of its per-row machinery.
+    row = db.connection().execute(_PRINCIPAL, {"token_hash": hash_token(token)}).one_or_none()
     if row is None:
         return None
-    (
-        record,
-        number,
-        customer_name,
-        customer_status,
-        staff_name,
-        staff_active,
-        person_name,
-        company_role,
-        blocked_at,
-        member_customer,
-    ) = row
-    moment = now()
-    if moment >= record.expires_at:
-        end_session(db, record, "expired")
+    reason = _end_reason(row, now())
+    if reason is not None:
+        _end(db, row.id, reason)
         return None
-    if moment - record.last_seen_at > dt.timedelta(seconds=record.idle_seconds):
-        end_session(db, record, "idle")
-        return None
-    if record.principal_kind == "customer" and customer_status != CustomerStatus.ACTIVE:
-        end_session(db, record, "customer_blocked")
-        return None
-    if record.principal_kind == "customer" and (
-        company_role is None or blocked_at is not None or member_customer != record.customer_id
-    ):
-        end_session(db, record, "person_blocked")
-        return None
-    if record.principal_kind == "staff" and not staff_active:
-        end_session(db, record, "staff_deactivated")
-        return None
-    if moment - record.last_seen_at > _TOUCH_EVERY:
-        record.last_seen_at = moment
+    if now() - row.last_seen_at > _TOUCH_EVERY:
+        db.execute(update(AuthSession).where(AuthSession.id == row.id).values(last_seen_at=now()))
         db.commit()
-    if record.principal_kind == "customer":
+    if row.principal_kind == "customer":
         return Principal(
             "customer",
-            record.customer_id,
-            customer_name,
-            record.id,
-            record.key_id,
-            customer_number=number,
-            contact_id=record.contact_id,
-            person_name=person_name,
-            company_role=company_role,
+            row.customer_id,
+            row.customer_name,
+            row.id,
+            row.key_id,
+            customer_number=row.number,
+            contact_id=row.contact_id,
+            person_name=row.person_name,
+            company_role=row.company_role,
         )
-    staff = db.get(Staff, record.staff_id)  # roles are needed for the navigation
+    # A staff member's roles drive the console's navigation and every permission check.
+    roles = db.scalars(select(StaffRoleGrant.role).where(StaffRoleGrant.staff_id == row.staff_id))
     return Principal(
         "staff",
-        record.staff_id,
-        staff_name,
-        record.id,
-        record.key_id,
-        roles=staff.roles if staff else frozenset(),
+        row.staff_id,
+        row.staff_name,
+        row.id,
+        row.key_id,
+        roles=frozenset(StaffRole(role) for role in roles),
     )
 
 
-def end_session(db: Session, record: AuthSession, reason: str) -> None:
-    record.ended_at = now()
-    record.end_reason = reason
+def _end_reason(row: Row[Any], moment: dt.datetime) -> str | None:
+    """Why the session read in ``row`` may no longer be used, or None while it may."""
+    if moment >= row.expires_at:
+        return "expired"
+    if moment - row.last_seen_at > dt.timedelta(seconds=row.idle_seconds):
+        return "idle"
+    if row.principal_kind == "customer":
+        if row.customer_status != CustomerStatus.ACTIVE:
+            return "customer_blocked"
+        if (
+            row.company_role is None
+            or row.blocked_at is not None
+            or row.member_customer != row.customer_id
+        ):
+            return "person_blocked"
+    elif not row.staff_active:
+        return "staff_deactivated"
+    return None
+
+
+def _end(db: Session, session_id: int, reason: str) -> None:
+    db.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id)
+        .values(ended_at=now(), end_reason=reason)
+    )
     db.commit()
 
 

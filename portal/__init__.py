@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context, request, url_for
 
-from portal import db, errors, formatting, freshness, web
+from portal import db, errors, formatting, freshness, i18n, web
 from portal.capabilities import PACKAGES, package_dirs
 from portal.extensions import babel, csrf, limiter
 from portal.logging_setup import configure as configure_logging
@@ -49,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     db.init_app(app, settings.database_url)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
+    i18n.install_template_gettext(app)
     limiter.init_app(app)
     errors.register(app)
     formatting.register(app)
@@ -73,23 +74,48 @@ def _template_globals(app: Flask) -> None:
     from flask_babel import get_locale
     from flask_login import current_user
 
-    from portal.registry import get_registry
+    from portal.registry import NavItem, NavLink, get_registry
 
     @app.context_processor
     def layout() -> dict[str, Any]:
+        # Flask runs context processors for every render_template, and a dashboard renders
+        # one template per panel: the layout is worked out once per request.
+        if "layout" not in g:
+            g.layout = _layout()
+        return g.layout
+
+    links: dict[tuple[str, str, str], NavLink] = {}
+
+    def link(item: NavItem, locale: str) -> NavLink:
+        # A navigation target takes no arguments: its URL and translated label are the
+        # same on every page of a mount point and language, so they are worked out once.
+        key = (item.endpoint, request.script_root, locale)
+        found = links.get(key)
+        if found is None:
+            found = NavLink(item.endpoint, url_for(item.endpoint), str(item.label), item.group)
+            links[key] = found
+        return found
+
+    def _layout() -> dict[str, Any]:
+        locale = str(get_locale() or "ru")
+        if not has_request_context():  # an email rendered by a task: no page around it
+            return {"company": app.config["PORTAL"].company, "current_locale": locale}
         audience = None
         if current_user.is_authenticated:
             audience = current_user.kind
+        registry = get_registry(app)
         nav = [
-            item
-            for item in get_registry(app).nav
+            link(item, locale)
+            for item in registry.nav
             if item.audience == audience and (item.visible is None or item.visible())
         ]
         return {
             "company": app.config["PORTAL"].company,
             "nav_items": [item for item in nav if item.group == "main"],
             "account_items": [item for item in nav if item.group == "account"],
-            "footer_items": [item for item in get_registry(app).nav if item.audience == "footer"],
+            "footer_items": [
+                link(item, locale) for item in registry.nav if item.audience == "footer"
+            ],
             "request_id": g.get("request_id"),
-            "current_locale": str(get_locale() or "ru"),
+            "current_locale": locale,
         }

@@ -27,6 +27,16 @@ class NavItem:
     group: str = "main"
 
 
+@dataclass(frozen=True)
+class NavLink:
+    """A navigation item as the layout shows it on one page: its URL and translated label."""
+
+    endpoint: str
+    url: str
+    label: str
+    group: str
+
+
 # A panel renders itself (one or two queries) for a customer, or returns None to stay absent.
 PanelRenderer = Callable[[Session, int], Markup | None]
 # A demo loader fills its package's tables; it receives the session and a seeded random.

@@ -63,3 +63,17 @@ def test_a_message_reads_the_same_in_every_package():
                     seen.setdefault(entry.id, {})[package] = entry.string
     divergent = {msgid: by for msgid, by in seen.items() if len(set(by.values())) > 1}
     assert divergent == {}
+
+
+def test_templates_follow_the_request_locale_and_force_locale(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    source = "{{ _('Sign out') }}|{{ ngettext('%(num)s key', '%(num)s keys', 2) }}"
+    with app.test_request_context("/"):
+        russian = render_template_string(source)
+        with force_locale("en"):  # an email to someone who reads English
+            english = render_template_string(source)
+        again = render_template_string(source)
+    assert russian.startswith("Выйти") and again == russian
+    assert english == "Sign out|2 keys"
