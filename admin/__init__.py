@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask
-from flask_babel import lazy_gettext as _l
 
 from auth.guards import staff_may
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 
 bp = Blueprint(

@@ -7,14 +7,14 @@ import datetime as dt
 import io
 
 from flask import Response, render_template, request, stream_with_context
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from auth.guards import permission
 from auth.labels import EVENTS as KEY_EVENTS
 from portal import audit as audit_trail
 from portal.clock import now
 from portal.db import get_session
+from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 
 from . import audit_log, bp
 from .context import viewer

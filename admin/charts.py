@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import format_date
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from erp_bridge.services import sync_counts_per_day
 from orders.services import order_counts_by_status
 from portal.audit import AuditEvent
 from portal.clock import now
+from portal.i18n import lazy_gettext as _l
 from portal.registry import ChartData, get_registry
 from support.services import ticket_counts_per_day
 

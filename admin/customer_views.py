@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
@@ -11,6 +10,7 @@ from auth import sessions
 from auth.guards import permission, staff_may
 from portal import audit
 from portal.db import get_session
+from portal.i18n import gettext as _
 from portal.models import Customer, CustomerStatus, Staff
 from portal.registry import get_registry
 

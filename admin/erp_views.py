@@ -11,8 +11,6 @@ import logging
 
 from celery.exceptions import Retry
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from kombu.exceptions import OperationalError
@@ -26,6 +24,8 @@ from erp_bridge.models import DeadLetterStatus, RunStatus
 from erp_bridge.records import InvalidRecord
 from portal import freshness
 from portal.db import get_session
+from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 
 from . import bp

@@ -7,8 +7,6 @@ links are shown once, on the answer to the POST that made them, and never stored
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
@@ -21,6 +19,8 @@ from auth.guards import permission, staff_may
 from auth.labels import INVITATION_STATE, STATUS
 from auth.models import Owner
 from portal.db import get_session
+from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.models import Contact, Customer, Staff
 from portal.registry import NavItem, get_registry
 

@@ -16,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -29,6 +28,7 @@ from portal.clock import now
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 from portal.models import Customer
 
 from . import bp

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from auth.guards import permission
 from portal import runtime_settings
 from portal.db import get_session
+from portal.i18n import gettext as _
 
 from . import bp
 from .forms import ConfirmForm

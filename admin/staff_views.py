@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from auth import sessions
 from auth.guards import permission, staff_may
 from portal.db import get_session
 from portal.errors import ApiError
+from portal.i18n import gettext as _
 from portal.models import Staff, StaffRole
 
 from . import bp

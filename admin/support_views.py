@@ -5,14 +5,14 @@ these views parse forms and render."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from auth.guards import permission, staff_may
 from portal import audit
 from portal.clock import now
 from portal.db import get_session
+from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 from support import callbacks, escalation, files, kb, outbox, services
 from support.forms import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, render_template, request
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from auth.guards import permission, staff_may
@@ -13,6 +12,7 @@ from auth.permissions import MATRIX
 from portal.audit import AuditEvent
 from portal.clock import now
 from portal.db import get_session
+from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, CustomerKind, CustomerStatus, Interaction, StaffRole
 
 from . import bp, charts

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 from flask import Blueprint, Flask, g, request
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 
 from portal.db import get_session
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 
 from . import sessions

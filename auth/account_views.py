@@ -8,7 +8,6 @@ touch of the key with its PIN, bound to exactly the new values.
 from __future__ import annotations
 
 from flask import current_app, flash, jsonify, render_template, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -16,6 +15,7 @@ from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 
 from . import approvals, bp, limits, services
 from .approvals import ApprovalAction

@@ -22,11 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from portal.audit import AuditEvent
+from portal.i18n import lazy_gettext as _l
 
 from .labels import EVENTS
 from .models import Key

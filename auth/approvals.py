@@ -39,13 +39,13 @@ from typing import Any
 
 from fido2.webauthn import AuthenticationResponse
 from flask import Response, abort, jsonify, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
+from portal.i18n import gettext as _
 
 from . import ceremonies, challenges
 from .models import Approval, Owner

@@ -31,13 +31,13 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 from flask import current_app, has_request_context, request
-from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.clock import now
+from portal.i18n import gettext as _
 from portal.models import Contact, Customer, CustomerStatus, Staff
 
 from . import challenges, sessions, signals

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, flash, jsonify, redirect, render_template, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from portal import audit, runtime_settings
 from portal.db import get_session
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 
 from . import approvals, bp, limits, people, services
 from .approvals import ApprovalAction

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 from portal.models import Contact, Customer, Staff
 
 from . import bp, ceremonies, challenges, limits

@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError, wants_json
+from portal.i18n import gettext as _
 
 from .company_roles import role_allows
 from .permissions import allowed

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.db import get_session
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 
 from . import bp, ceremonies, challenges, limits, services
 from .forms import ActionForm, RenameKeyForm

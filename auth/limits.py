@@ -11,10 +11,10 @@ import math
 import time
 
 from flask import Response, jsonify, request
-from flask_babel import gettext as _
 from limits import parse
 
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 
 from .models import Owner
 

@@ -17,13 +17,13 @@ import re
 from dataclasses import dataclass, field
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.models import Contact, Customer
 
 from . import sessions, signals

@@ -26,10 +26,10 @@ from fido2.webauthn import (
     PublicKeyCredentialType,
 )
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal import runtime_settings
+from portal.i18n import lazy_gettext as _l
 from portal.settings import ConfigError
 
 log = logging.getLogger(__name__)

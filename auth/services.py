@@ -15,7 +15,6 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from portal import audit
 from portal.audit import AuditEvent
 from portal.clock import now
 from portal.errors import ApiError
+from portal.i18n import gettext as _
 from portal.models import Contact, Customer, Staff
 
 from . import people, sessions, signals

@@ -13,13 +13,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal import runtime_settings
 from portal.clock import now
+from portal.i18n import lazy_gettext as _l
 from portal.models import Contact, Customer, CustomerStatus, Staff, StaffRole, StaffRoleGrant
 
 from .company_roles import role_allows

@@ -15,13 +15,13 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 
 from . import bp, ceremonies, challenges, devices, limits, sessions, signals
 from .cookies import clear_session_cookie, set_session_cookie

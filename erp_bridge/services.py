@@ -12,12 +12,12 @@ import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.i18n import lazy_gettext as _l
 
 from . import crypto, sync
 from .handlers import HANDLERS, STREAMS, handler_for

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 from flask import Blueprint, Flask, current_app
-from flask_babel import lazy_gettext as _l
 
 from auth.guards import company_panel, company_visible
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 
 bp = Blueprint(

@@ -7,10 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
-
 from auth.approvals import ApprovalAction
 from portal.formatting import money_filter
+from portal.i18n import gettext as _
 
 POINTS_FOR_REORDER = "loyalty.points_for_reorder"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from portal.i18n import gettext as _
 
 from .models import EntryKind, LoyaltyEntry, SourceKind
 

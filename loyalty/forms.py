@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import (
@@ -13,6 +12,8 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+
+from portal.i18n import lazy_gettext as _l
 
 from .models import EntryKind
 

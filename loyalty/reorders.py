@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, jsonify, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -24,6 +23,7 @@ from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
+from portal.i18n import gettext as _
 
 from . import approvals, bp, services
 from .forms import ApplyPointsForm

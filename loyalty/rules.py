@@ -7,10 +7,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal import runtime_settings
+from portal.i18n import lazy_gettext as _l
 
 DEFAULT_TIERS: dict[str, Any] = {
     "base": {

@@ -19,15 +19,17 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Date, Select, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, Setting
 
 from . import rules
@@ -891,26 +893,6 @@ def summary(session: Session, customer_id: int) -> Summary:
     and the tier rules' stored value come back together.
     """
     start = today()
-    soon = start + dt.timedelta(days=30)
-    live = (
-        LoyaltyLot.customer_id == customer_id,
-        LoyaltyLot.remaining > 0,
-        LoyaltyLot.expired_at.is_(None),
-        LoyaltyLot.expires_on >= start,
-    )
-
-    def expiring(*where) -> object:
-        return (
-            select(func.coalesce(func.sum(LoyaltyLot.remaining), 0))
-            .where(*live, *where)
-            .scalar_subquery()
-        )
-
-    first_day = select(func.min(LoyaltyLot.expires_on)).where(*live).scalar_subquery()
-
-    def account(column) -> object:
-        return select(column).where(LoyaltyAccount.customer_id == customer_id).scalar_subquery()
-
     (
         bal,
         held,
@@ -922,17 +904,13 @@ def summary(session: Session, customer_id: int) -> Summary:
         next_points,
         raw_tiers,
     ) = session.execute(
-        select(
-            account(LoyaltyAccount.balance),
-            account(LoyaltyAccount.held),
-            account(LoyaltyAccount.tier),
-            account(LoyaltyAccount.turnover_12m),
-            expiring(LoyaltyLot.expires_on < soon),
-            expiring(LoyaltyLot.expires_on < start + dt.timedelta(days=90)),
-            first_day,
-            expiring(LoyaltyLot.expires_on == first_day),
-            select(Setting.value).where(Setting.key == rules.TIERS.key).scalar_subquery(),
-        )
+        _summary_query(),
+        {
+            "customer_id": customer_id,
+            "start": start,
+            "soon": start + dt.timedelta(days=30),
+            "later": start + dt.timedelta(days=90),
+        },
     ).one()
     bal, held = int(bal or 0), int(held or 0)
     turnover = Decimal(turnover or 0)
@@ -951,6 +929,42 @@ def summary(session: Session, customer_id: int) -> Summary:
         next_expiry=next_expiry,
         next_expiry_points=int(next_points) if next_expiry else 0,
         tier=status,
+    )
+
+
+@cache
+def _summary_query() -> Select[Any]:
+    # Built once (every dashboard runs it): a dozen subqueries are costly to assemble.
+    customer_id, start = bindparam("customer_id"), bindparam("start", type_=Date)
+    live = (
+        LoyaltyLot.customer_id == customer_id,
+        LoyaltyLot.remaining > 0,
+        LoyaltyLot.expired_at.is_(None),
+        LoyaltyLot.expires_on >= start,
+    )
+
+    def expiring(*where: Any) -> Any:
+        return (
+            select(func.coalesce(func.sum(LoyaltyLot.remaining), 0))
+            .where(*live, *where)
+            .scalar_subquery()
+        )
+
+    first_day = select(func.min(LoyaltyLot.expires_on)).where(*live).scalar_subquery()
+
+    def account(column: Any) -> Any:
+        return select(column).where(LoyaltyAccount.customer_id == customer_id).scalar_subquery()
+
+    return select(
+        account(LoyaltyAccount.balance),
+        account(LoyaltyAccount.held),
+        account(LoyaltyAccount.tier),
+        account(LoyaltyAccount.turnover_12m),
+        expiring(LoyaltyLot.expires_on < bindparam("soon", type_=Date)),
+        expiring(LoyaltyLot.expires_on < bindparam("later", type_=Date)),
+        first_day,
+        expiring(LoyaltyLot.expires_on == first_day),
+        select(Setting.value).where(Setting.key == rules.TIERS.key).scalar_subquery(),
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask
-from flask_babel import lazy_gettext as _l
 
 from auth.guards import company_panel, company_visible
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 
 bp = Blueprint(
@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_global(labels.label, "orders_label")
     app.add_template_global(labels.badge_class, "orders_badge")
-    app.add_template_global(labels.badge_html, "orders_badge_html")
+    app.add_template_global(labels.badge_html, "status_badge")
     registry = get_registry(app)
     # Each entry and panel shows only to the company roles that may open it.
     for endpoint, label, order, permission in (

@@ -7,11 +7,11 @@ relies on is in it; its summary is the line shown next to the button.
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from auth.approvals import ApprovalAction
 from portal.formatting import money_filter as money
+from portal.i18n import gettext as _
 
 from .models import DeliveryAddress
 from .services import ReorderDetail

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 
 from flask import render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from portal import audit
 from portal.db import get_session
 from portal.extensions import limiter
+from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 
 from . import bp, services
 from .forms import DocumentCheckForm

@@ -7,10 +7,11 @@ import io
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+
+from portal.i18n import gettext as _
 
 from .services import PriceRow
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from portal.i18n import lazy_gettext as _l
 
 from .labels import DOCUMENT_KIND, ORDER_STATUS
 

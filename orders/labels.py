@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import g
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+
+from portal.i18n import lazy_gettext as _l
 
 ORDER_STATUS = {
     "new": (_l("New"), "info"),

@@ -12,16 +12,17 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, aliased
 
 from portal import runtime_settings
 from portal.clock import now
+from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, Staff
 
 from . import filestore, signals
@@ -1801,8 +1802,20 @@ def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
     (row *n* holds the *n*-th order and the *n*-th shipment; a FULL JOIN because either
     list may be the longer). A shipment still on the way is listed whatever its order's
     status says: the ERP may close an order before the carrier delivers."""
+    rows = session.execute(_under_way_query(), {"customer_id": customer_id, "limit": limit}).all()
+    orders = [row[0] for row in rows if row[0] is not None and row[1] is not None]
+    shipments = [(row[2], row[3]) for row in rows if row[2] is not None and row[4] is not None]
+    order_total = next((row[1] for row in rows if row[1] is not None), 0)
+    shipment_total = next((row[4] for row in rows if row[4] is not None), 0)
+    return UnderWay(Counted(orders, order_total), Counted(shipments, shipment_total))
+
+
+@cache
+def _under_way_query() -> Select[Any]:
+    # Built once (every dashboard runs it): subqueries are costly to assemble in Python.
+    customer_id, limit = bindparam("customer_id"), bindparam("limit")
     newest_first = (Order.placed_at.desc(), Order.id.desc())
-    open_orders = (
+    ranked_orders = (
         select(
             Order,
             func.row_number().over(order_by=newest_first).label("rank"),
@@ -1811,7 +1824,7 @@ def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
         .where(Order.customer_id == customer_id, Order.status.in_(OPEN_STATUSES))
         .subquery("ranked_orders")
     )
-    in_transit = (
+    ranked_shipments = (
         select(
             Shipment,
             Order.number.label("order_number"),
@@ -1826,52 +1839,59 @@ def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
         .subquery("ranked_shipments")
     )
     # Only the first ``limit`` of each (filtered outside: a window cannot be filtered inside).
-    open_orders = select(open_orders).where(open_orders.c.rank <= limit).subquery("open_orders")
-    in_transit = select(in_transit).where(in_transit.c.rank <= limit).subquery("in_transit")
-    order = aliased(Order, open_orders)
-    shipment = aliased(Shipment, in_transit)
-    rows = session.execute(
+    open_orders = select(ranked_orders).where(ranked_orders.c.rank <= limit).subquery("open")
+    in_transit = (
+        select(ranked_shipments).where(ranked_shipments.c.rank <= limit).subquery("in_transit")
+    )
+    return (
         select(
-            order,
+            aliased(Order, open_orders),
             open_orders.c.orders_total,
-            shipment,
+            aliased(Shipment, in_transit),
             in_transit.c.order_number,
             in_transit.c.shipments_total,
         )
         .select_from(open_orders)
         .join(in_transit, in_transit.c.rank == open_orders.c.rank, full=True)
         .order_by(func.coalesce(open_orders.c.rank, in_transit.c.rank))
-    ).all()
-    orders = [row[0] for row in rows if row[0] is not None and row[1] is not None]
-    shipments = [(row[2], row[3]) for row in rows if row[2] is not None and row[4] is not None]
-    order_total = next((row[1] for row in rows if row[1] is not None), 0)
-    shipment_total = next((row[4] for row in rows if row[4] is not None), 0)
-    return UnderWay(Counted(orders, order_total), Counted(shipments, shipment_total))
+    )
 
 
 def open_reorders(session: Session, customer_id: int, limit: int = 5) -> Counted:
     """Reorder requests still waiting: drafts and those sent but not yet decided."""
-    total = func.count().over().label("total")
-    rows = session.execute(
-        select(ReorderRequest, total)
+    rows = session.execute(_open_reorders_query(), {"customer_id": customer_id, "limit": limit})
+    found = rows.all()
+    return Counted([row[0] for row in found], found[0][1] if found else 0)
+
+
+@cache
+def _open_reorders_query() -> Select[Any]:
+    # Built once: every dashboard runs it.
+    return (
+        select(ReorderRequest, func.count().over().label("total"))
         .where(
-            ReorderRequest.customer_id == customer_id,
+            ReorderRequest.customer_id == bindparam("customer_id"),
             ReorderRequest.status.in_((ReorderStatus.DRAFT, ReorderStatus.SENT)),
         )
         .order_by(ReorderRequest.id.desc())
-        .limit(limit)
-    ).all()
-    return Counted([row[0] for row in rows], rows[0][1] if rows else 0)
+        .limit(bindparam("limit"))
+    )
 
 
 def assigned_manager(session: Session, customer_id: int) -> ManagerContact | None:
     """The customer's manager (an active staff member), or None. One query."""
-    row = session.execute(
+    row = session.execute(_manager_query(), {"customer_id": customer_id}).one_or_none()
+    return ManagerContact(*row) if row else None
+
+
+@cache
+def _manager_query() -> Select[Any]:
+    # Built once: every dashboard runs it.
+    return (
         select(Staff.name, Staff.phone, Staff.email)
         .join(Customer, Customer.manager_id == Staff.id)
-        .where(Customer.id == customer_id, Staff.is_active.is_(True))
-    ).one_or_none()
-    return ManagerContact(*row) if row else None
+        .where(Customer.id == bindparam("customer_id"), Staff.is_active.is_(True))
+    )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -38,6 +37,7 @@ from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
 from portal.formatting import date_filter, money_filter
+from portal.i18n import gettext as _
 
 from . import approvals, bp, exports, filestore, services, signals, statement_export
 from . import statement as statements

@@ -21,14 +21,22 @@ from babel.dates import get_datetime_format
 from babel.numbers import format_currency as babel_currency
 from babel.numbers import format_decimal as babel_decimal
 from flask import Flask
-from flask_babel import get_locale, to_user_timezone
+
+from portal.i18n import locale_name, user_zone
 
 _MONEY_SAMPLE = Decimal("1234567.89")
 _FAST_TIME_STYLES = ("short", "medium")  # "long"/"full" times name the zone: Babel's job
 
 
 def _locale() -> str:
-    return str(get_locale() or "ru")
+    return locale_name()
+
+
+def to_user_timezone(value: dt.datetime) -> dt.datetime:
+    """As Flask-Babel's: a naive value is UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(user_zone())
 
 
 @lru_cache(maxsize=64)

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import runtime_settings
 from portal.clock import now
 from portal.db import Base
+from portal.i18n import lazy_gettext as _l
 from portal.models import Setting
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -103,16 +103,20 @@ def mark_synced(
     session.flush()
 
 
+# Built once: most customer pages run it.
+_FRESHNESS = (
+    select(StreamFreshness.stream, StreamFreshness.synced_at, Setting.value)
+    .outerjoin(Setting, Setting.key == STALE_SETTING)
+    .where(StreamFreshness.stream.in_(bindparam("streams", expanding=True)))
+)
+
+
 def freshness(session: Session, streams: tuple[str, ...] | list[str]) -> Freshness | None:
     """The freshness of data built from ``streams``, in one query (with the setting).
 
     None when none of them has ever synced.
     """
-    rows = session.execute(
-        select(StreamFreshness.stream, StreamFreshness.synced_at, Setting.value)
-        .outerjoin(Setting, Setting.key == STALE_SETTING)
-        .where(StreamFreshness.stream.in_(list(streams)))
-    ).all()
+    rows = session.execute(_FRESHNESS, {"streams": list(streams)}).all()
     if not rows:
         return None
     raw = rows[0][2]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 from flask import Blueprint, Flask, render_template
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from auth.guards import company_panel, company_visible
+from portal.i18n import lazy_gettext as _l
 from portal.registry import NavItem, get_registry
 
 from . import settings  # noqa: F401  (defines the runtime settings)

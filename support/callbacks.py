@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cache
+from typing import Any
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.i18n import gettext as _
 from portal.models import Customer, Interaction
 
 from . import labels, notify, routing, sla
@@ -329,14 +331,18 @@ def open_for_customer(session: Session, customer_id: int) -> list[Callback]:
 def recent_for_customer(session: Session, customer_id: int, days: int = 7) -> list[Callback]:
     """Open requests and those closed in the last days (the dashboard)."""
     since = now() - dt.timedelta(days=days)
-    return list(
-        session.scalars(
-            select(Callback)
-            .where(
-                Callback.customer_id == customer_id,
-                or_(Callback.status.in_(OPEN_CALLBACK), Callback.closed_at >= since),
-            )
-            .order_by(Callback.id.desc())
-            .limit(5)
+    return list(session.scalars(_recent_query(), {"customer_id": customer_id, "since": since}))
+
+
+@cache
+def _recent_query() -> Select[Any]:
+    # Built once: every dashboard runs it.
+    return (
+        select(Callback)
+        .where(
+            Callback.customer_id == bindparam("customer_id"),
+            or_(Callback.status.in_(OPEN_CALLBACK), Callback.closed_at >= bindparam("since")),
         )
+        .order_by(Callback.id.desc())
+        .limit(5)
     )

@@ -10,13 +10,13 @@ import datetime as dt
 import logging
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.i18n import gettext as _
 from portal.models import Staff
 
 from . import callbacks, notify, routing, sla

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO
 
 from flask import current_app
-from flask_babel import gettext as _
+
+from portal.i18n import gettext as _
 
 MAX_FILES = 5
 MAX_BYTES = 10 * 1024 * 1024

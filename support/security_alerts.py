@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from auth import services as auth_services
 from portal.clock import now
+from portal.i18n import gettext as _
 from portal.models import Contact, Customer
 
 from .notify import _customer_address, _link, _moscow, _signature

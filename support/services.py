@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.i18n import gettext as _
 from portal.models import Customer, Staff, StaffRole
 
 from . import files, notify, routing, sla
@@ -658,17 +660,21 @@ def delete_canned(session: Session, staff_id: int, canned_id: int) -> bool:
 def customer_summary(session: Session, customer_id: int) -> list[Ticket]:
     """The customer's open tickets and those closed in the last 14 days (dashboard)."""
     since = now() - dt.timedelta(days=14)
-    return list(
-        session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.customer_id == customer_id,
-                Ticket.merged_into_id.is_(None),
-                or_(Ticket.status.in_(OPEN_STATUSES), Ticket.updated_at >= since),
-            )
-            .order_by(Ticket.id.desc())
-            .limit(5)
+    return list(session.scalars(_summary_query(), {"customer_id": customer_id, "since": since}))
+
+
+@cache
+def _summary_query() -> Select[Any]:
+    # Built once: every dashboard runs it.
+    return (
+        select(Ticket)
+        .where(
+            Ticket.customer_id == bindparam("customer_id"),
+            Ticket.merged_into_id.is_(None),
+            or_(Ticket.status.in_(OPEN_STATUSES), Ticket.updated_at >= bindparam("since")),
         )
+        .order_by(Ticket.id.desc())
+        .limit(5)
     )
 
 

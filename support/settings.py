@@ -10,9 +10,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
 from portal import runtime_settings
+from portal.i18n import lazy_gettext as _l
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 TEAMS = ("support", "manager", "expert")

@@ -10,7 +10,6 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from auth.signals import invitation_email_requested, key_needs_attention
 from orders import services as orders
 from orders.labels import label
 from orders.signals import ActRequestTask, order_status_changed, statement_act_requested
+from portal.i18n import gettext as _
 from portal.models import Customer, Staff, StaffRole, StaffRoleGrant
 
 from .notify import _customer_address, _link, _signature

@@ -14,13 +14,13 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from auth.guards import company_permission
 from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
+from portal.i18n import gettext as _
 from portal.models import Customer
 
 from . import bp, callbacks, files, kb, labels, routing, services, sla
