@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+import io
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from auth import sessions
 from auth.guards import permission, staff_may
+from orders import statement as statements
+from orders import statement_export
+from orders.forms import statement_period
+from orders.services import today_local
 from portal import audit
 from portal.db import get_session
 from portal.i18n import gettext as _
@@ -98,6 +113,37 @@ def _card(customer: Customer, interaction_form: InteractionForm, status: int = 2
 @permission("customers.view")
 def customer(customer_id: int):
     return _card(_customer(customer_id, "card"), InteractionForm(formdata=None))
+
+
+@bp.get("/customers/<int:customer_id>/statement.<any(pdf, xlsx):fmt>")
+@permission("statements.view")
+def customer_statement(customer_id: int, fmt: str):
+    """The statement of account the card shows, as a file to send the customer."""
+    customer = _customer(customer_id, "statement")
+    form, valid = statement_period(request.args, today_local(), prefix="st")
+    if not valid:  # the card shows the period's errors beside its fields
+        return redirect(url_for("admin.customer", customer_id=customer.id, **request.args))
+    db = get_session()
+    found = statements.statement(db, customer.id, form.date_from.data, form.date_to.data)
+    company = current_app.config["PORTAL"].company
+    audit.record(
+        db,
+        "orders.statement_downloaded",
+        viewer().actor,
+        ("customer", customer.id),
+        format=fmt,
+        date_from=found.date_from.isoformat(),
+        date_to=found.date_to.isoformat(),
+    )
+    db.commit()
+    response = send_file(
+        io.BytesIO(statement_export.file_content(found, fmt, company.name, company.address)),
+        mimetype=statement_export.MIMETYPES[fmt],
+        as_attachment=True,
+        download_name=statement_export.filename(found, fmt),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/customers/<int:customer_id>/interactions")

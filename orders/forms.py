@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -12,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from portal.i18n import lazy_gettext as _l
 
 from .labels import DOCUMENT_KIND, ORDER_STATUS
+from .statement import default_period
 
 
 class _GetForm(FlaskForm):
@@ -91,6 +94,20 @@ class StatementForm(_GetForm):
 
     def validate_date_to(self, field: DateField) -> None:
         _check_period(self, field)
+
+
+def statement_period(
+    args: Mapping[str, str], today: dt.date, prefix: str = ""
+) -> tuple[StatementForm, bool]:
+    """The statement's period from a query string, and whether it is valid; the current
+    quarter when the query names no date (``prefix``: the form's, e.g. "st" on the card)."""
+    names = {f"{prefix}-date_from", f"{prefix}-date_to"} if prefix else {"date_from", "date_to"}
+    if not names & set(args):
+        start, end = default_period(today)
+        data = {"date_from": start, "date_to": end}
+        return StatementForm(formdata=None, data=data, prefix=prefix), True
+    form = StatementForm(args, prefix=prefix)
+    return form, form.validate()
 
 
 class StatementActForm(FlaskForm):

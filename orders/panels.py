@@ -15,7 +15,7 @@ from portal.formatting import money_filter
 
 from . import services, statement_export
 from . import statement as statements
-from .forms import StatementForm
+from .forms import statement_period
 
 
 def _render(template: str, **context) -> Markup:
@@ -59,12 +59,7 @@ def statement_card_section(session: Session, customer_id: int) -> Markup | None:
     for staff allowed ``statements.view``."""
     if not staff_may("statements.view"):
         return None
-    start, end = statements.default_period(services.today_local())
-    form = StatementForm(formdata=None, data={"date_from": start, "date_to": end}, prefix="st")
-    valid = True
-    if "st-date_from" in request.args or "st-date_to" in request.args:
-        form = StatementForm(request.args, prefix="st")
-        valid = form.validate()
+    form, valid = statement_period(request.args, services.today_local(), prefix="st")
     found = None
     if valid:
         found = statements.statement(session, customer_id, form.date_from.data, form.date_to.data)
@@ -72,6 +67,7 @@ def statement_card_section(session: Session, customer_id: int) -> Markup | None:
     company = current_app.config["PORTAL"].company.name
     return _render(
         "orders/panels/statement_card.html",
+        customer_id=customer_id,
         form=form,
         found=found,
         payments=payments,

@@ -107,6 +107,19 @@ def filename(found: Statement, extension: str) -> str:
     )
 
 
+MIMETYPES = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def file_content(found: Statement, fmt: str, company: str, company_address: str) -> bytes:
+    """The statement as a ``pdf`` or ``xlsx`` file (its type is ``MIMETYPES[fmt]``)."""
+    if fmt == "pdf":
+        return pdf_bytes(found, company, company_address)
+    return xlsx_bytes(found, company)
+
+
 # --------------------------------------------------------------------------- PDF
 
 

@@ -51,6 +51,7 @@ from .forms import (
     ReorderStartForm,
     StatementActForm,
     StatementForm,
+    statement_period,
 )
 from .models import ReorderStatus
 
@@ -453,11 +454,7 @@ def reorder_cancel(reorder_id: int):
 
 def _statement_form() -> tuple[StatementForm, bool]:
     """The period from the query string (the current quarter when none is given)."""
-    if not request.args:
-        start, end = statements.default_period(services.today_local())
-        return StatementForm(formdata=None, data={"date_from": start, "date_to": end}), True
-    form = StatementForm(request.args)
-    return form, form.validate()
+    return statement_period(request.args, services.today_local())
 
 
 def _company() -> tuple[str, str]:
@@ -515,13 +512,8 @@ def statement_export_file(fmt: str):
         date_to=found.date_to.isoformat(),
     )
     db.commit()
-    if fmt == "pdf":
-        content = statement_export.pdf_bytes(found, company, address)
-        mimetype = "application/pdf"
-    else:
-        content = statement_export.xlsx_bytes(found, company)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response = Response(content, mimetype=mimetype)
+    content = statement_export.file_content(found, fmt, company, address)
+    response = Response(content, mimetype=statement_export.MIMETYPES[fmt])
     response.headers["Content-Disposition"] = _attachment(statement_export.filename(found, fmt))
     response.headers["Cache-Control"] = "no-store"
     return response

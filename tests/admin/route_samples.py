@@ -53,6 +53,11 @@ def _customer_id(db: Session, context: dict[str, Any]) -> int:
     return sample_customer(db, context).id
 
 
+@sampler("fmt")
+def _fmt(db: Session, context: dict[str, Any]) -> str:
+    return "xlsx"  # a download's format (the statement of account)
+
+
 @sampler("contact_id")
 def _contact_id(db: Session, context: dict[str, Any]) -> int:
     return sample_customer(db, context).contacts[0].id

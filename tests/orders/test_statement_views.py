@@ -241,6 +241,40 @@ def test_the_staff_card_shows_the_statement_to_those_allowed(client, db, custome
         assert "Период заканчивается раньше, чем начинается." in bad.get_data(as_text=True)
 
 
+def test_staff_download_the_statement_they_see_on_the_card(client, db, customer, manager):
+    other_manager = make_staff(db, "manager")
+    stranger = make_customer(db, manager_id=other_manager.id)
+    sign_in(client, db, manager)
+    period = {"st-date_from": "2026-10-01", "st-date_to": "2026-10-31"}
+    card = client.get(f"/staff/customers/{customer.id}", query_string=period)
+    assert f"/staff/customers/{customer.id}/statement.pdf?" in card.get_data(as_text=True)
+
+    xlsx = client.get(f"/staff/customers/{customer.id}/statement.xlsx", query_string=period)
+    assert xlsx.status_code == 200 and xlsx.headers["Cache-Control"] == "no-store"
+    name = unquote(xlsx.headers["Content-Disposition"].split("filename*=UTF-8''")[1])
+    assert name == f"Акт сверки взаимных расчётов {customer.number} 2026-10-01_2026-10-31.xlsx"
+    rows = [
+        [c.value for c in row] for row in load_workbook(io.BytesIO(xlsx.data)).active.iter_rows()
+    ]
+    assert any(row[1] == "Сальдо конечное" and float(row[4]) == 1400.0 for row in rows)
+    pdf = client.get(f"/staff/customers/{customer.id}/statement.pdf", query_string=period)
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    event = db.scalars(
+        select(AuditEvent).where(AuditEvent.event == "orders.statement_downloaded")
+    ).first()
+    assert event.actor_kind == "staff" and event.actor_id == manager.id
+
+    # A period the card would refuse goes back to the card, which says why.
+    bad = {"st-date_from": "2026-10-31", "st-date_to": "2026-10-01"}
+    response = client.get(f"/staff/customers/{customer.id}/statement.pdf", query_string=bad)
+    assert response.status_code == 302
+    assert "Период заканчивается раньше" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    # Another manager's customer is not this manager's to see.
+    assert client.get(f"/staff/customers/{stranger.id}/statement.xlsx").status_code == 404
+
+
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
 def test_pdf_text_carries_the_act_and_its_totals(client, db, customer, tmp_path):
     sign_in(client, db, customer)
