@@ -27,6 +27,10 @@ from .models import AuthSession, CompanyMember, Owner
 # Writing last_seen on every request would turn each page view into a write;
 # once a minute is precise enough for an idle timeout counted in minutes.
 _TOUCH_EVERY = dt.timedelta(seconds=60)
+# The lifetimes a new session gets may be read a few seconds old (no query on most
+# sign-ins): a session keeps the lifetimes it started with anyway, so a change staff make
+# applies to sessions started after it, a few seconds later at most in other processes.
+LIMITS_MAX_AGE = 5.0
 
 runtime_settings.define(
     "auth.customer_idle_minutes",
@@ -125,7 +129,9 @@ def start_session(
 
         contact_id = primary_person(db, subject_id)
     prefix = "auth.customer" if kind == "customer" else "auth.staff"
-    limits = runtime_settings.get_many(db, [f"{prefix}_idle_minutes", f"{prefix}_absolute_hours"])
+    limits = runtime_settings.get_many(
+        db, [f"{prefix}_idle_minutes", f"{prefix}_absolute_hours"], max_age=LIMITS_MAX_AGE
+    )
     token = secrets.token_urlsafe(32)
     moment = now()
     row = AuthSession(

@@ -99,3 +99,22 @@ def test_only_the_tokens_hash_is_stored(db):
     assert len(token) >= 43  # 256 bits, url-safe
     stored = db.execute(text("SELECT token_hash FROM auth_session")).scalar_one()
     assert token not in stored
+
+
+def test_a_lifetime_staff_change_applies_to_the_next_sign_in(client, db):
+    """New sessions read their lifetimes at most a few seconds old (no query on most
+    sign-ins); a change made through the console is taken at once by this process."""
+    from auth.sessions import start_session
+    from portal import runtime_settings
+
+    customer = make_customer(db)
+    _token, before = start_session(
+        db, kind="customer", subject_id=customer.id, key_id=None, ip=None, user_agent=None
+    )
+    runtime_settings.put(db, "auth.customer_idle_minutes", 5, staff_id=None)
+    db.commit()
+    _token, after = start_session(
+        db, kind="customer", subject_id=customer.id, key_id=None, ip=None, user_agent=None
+    )
+    db.commit()
+    assert (before.idle_seconds, after.idle_seconds) == (15 * 60, 5 * 60)
