@@ -20,7 +20,8 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Response, current_app, request
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, bindparam, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -64,23 +65,56 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# last_seen_at is kept to the day: writing it on every sign-in would add a write to each
+# one for a date nobody needs more precise (sessions touch theirs once a minute, likewise).
+SEEN_EVERY = dt.timedelta(days=1)
+
+# Built once: every sign-in from a browser with a device cookie runs it.
+_KNOWN = select(
+    KnownBrowser.id, KnownBrowser.last_seen_at, KnownBrowser.last_key_id, KnownBrowser.browser
+).where(
+    KnownBrowser.customer_id == bindparam("customer_id"),
+    KnownBrowser.device_hash == bindparam("device_hash"),
+)
+
+
 def note_sign_in(
     db: Session, *, customer_id: int, key_id: int, token: str | None, user_agent: str | None
 ) -> SignInBrowser:
-    """Record this browser for the customer; tells whether it is new (the caller commits)."""
-    if not token or not 32 <= len(token) <= 64:
-        token = secrets.token_urlsafe(32)
-    device_hash = _hash(token)
+    """Record this browser for the customer; tells whether it is new (the caller commits).
+
+    A known browser costs one query; its row is written only when a day has passed since
+    it was last written, or when the key or the browser's version changed.
+    """
     browser = summary(user_agent)[:100]
     moment = now()
-    row = db.scalar(
-        select(KnownBrowser).where(
-            KnownBrowser.customer_id == customer_id, KnownBrowser.device_hash == device_hash
+    if not token or not 32 <= len(token) <= 64:
+        # No cookie (or not one of ours): a new random one, which no row can know yet.
+        token = secrets.token_urlsafe(32)
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
+    known = db.execute(
+        _KNOWN, {"customer_id": customer_id, "device_hash": _hash(token)}
+    ).one_or_none()
+    if known is None:
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
+    if _worth_writing(known, moment, key_id, browser):
+        db.execute(
+            update(KnownBrowser)
+            .where(KnownBrowser.id == known.id)
+            .values(last_seen_at=moment, last_key_id=key_id, browser=browser)
         )
-    )
-    if row is not None:
-        row.last_seen_at, row.last_key_id, row.browser = moment, key_id, browser
-        return SignInBrowser(token, browser, new=False, alert=False)
+    return SignInBrowser(token, browser, new=False, alert=False)
+
+
+def _worth_writing(known: Row, moment: dt.datetime, key_id: int, browser: str) -> bool:
+    if moment - known.last_seen_at >= SEEN_EVERY:
+        return True
+    return (known.last_key_id, known.browser) != (key_id, browser)
+
+
+def _first_sign_in(
+    db: Session, customer_id: int, key_id: int, token: str, browser: str, moment: dt.datetime
+) -> SignInBrowser:
     seen_before = db.scalar(
         select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
     )
@@ -89,7 +123,7 @@ def note_sign_in(
             db.add(
                 KnownBrowser(
                     customer_id=customer_id,
-                    device_hash=device_hash,
+                    device_hash=_hash(token),
                     browser=browser,
                     first_seen_at=moment,
                     last_seen_at=moment,
