@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from flask import Response, current_app, request
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.dml import Insert
 
 from portal.clock import now
 from portal.db import Base
@@ -118,21 +119,38 @@ def _first_sign_in(
     seen_before = db.scalar(
         select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
     )
-    try:
-        with db.begin_nested():  # the same new browser signing in twice at once
-            db.add(
-                KnownBrowser(
-                    customer_id=customer_id,
-                    device_hash=_hash(token),
-                    browser=browser,
-                    first_seen_at=moment,
-                    last_seen_at=moment,
-                    last_key_id=key_id,
-                )
-            )
-    except IntegrityError:
+    # The same new browser signing in twice at once: the second insert does nothing.
+    added = db.scalar(
+        _insert_once(db),
+        {
+            "customer_id": customer_id,
+            "device_hash": _hash(token),
+            "browser": browser,
+            "first_seen_at": moment,
+            "last_seen_at": moment,
+            "last_key_id": key_id,
+        },
+    )
+    if added is None:
         return SignInBrowser(token, browser, new=False, alert=False)
     return SignInBrowser(token, browser, new=True, alert=seen_before is not None)
+
+
+def _insert_once(db: Session) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, in the database's own dialect."""
+    dialect = db.get_bind().dialect.name
+    statement = _INSERT_ONCE.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _INSERT_ONCE[dialect] = (
+            insert(KnownBrowser)
+            .on_conflict_do_nothing(index_elements=["customer_id", "device_hash"])
+            .returning(KnownBrowser.id)
+        )
+    return statement
+
+
+_INSERT_ONCE: dict[str, Insert] = {}
 
 
 def device_token() -> str | None:

@@ -103,3 +103,24 @@ def test_a_browser_without_the_cookie_is_recorded_without_a_lookup(app, db):
     # Whether the customer had another browser (for the alert), then the new row.
     assert seen[0] == "SELECT" and "INSERT" in seen and seen.count("SELECT") == 1
     assert _row(db).browser == "Chrome 131 · Linux"
+
+
+def test_the_same_new_browser_signing_in_twice_at_once_is_new_once(app, db):
+    """Both requests missed the row (neither had committed): the second insert does
+    nothing and reports a known browser, with no error."""
+    from auth import devices
+
+    customer_id, _key, key_id = _customer_with_key(db)
+    token = "t" * 43
+    answers = []
+    for _ in range(2):
+        session = app.extensions["db_sessionmaker"]()
+        try:
+            answers.append(
+                devices._first_sign_in(session, customer_id, key_id, token, "Firefox", START)
+            )
+            session.commit()
+        finally:
+            session.close()
+    assert [(a.new, a.alert) for a in answers] == [(True, False), (False, False)]
+    assert _row(db).device_hash == devices._hash(token)
