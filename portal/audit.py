@@ -94,30 +94,19 @@ def record(
     return AuditEvent(id=row_id, **fields, prev_hash=prev_hash, hash=row_hash)
 
 
-# The row goes in with the hash of the last row read in the same statement, after the
-# chain's lock is taken (in a statement of its own, so that the insert's snapshot sees
-# the row the previous holder of the lock committed). PostgreSQL hashes it as _row_hash
-# does: SHA-256 of prev_hash followed by the tail computed here.
+# PostgreSQL: one round trip (migration portal_0003) takes the chain's lock, reads the
+# previous hash with a snapshot taken after the lock (so it sees the row the previous
+# holder committed), and inserts the row hashed as _row_hash does: SHA-256 of prev_hash
+# followed by the tail computed here.
 _APPEND_POSTGRESQL = text(
-    """
-    INSERT INTO audit_event (occurred_at, event, outcome, actor_kind, actor_id,
-                             subject_kind, subject_id, ip, details, prev_hash, hash)
-    SELECT :occurred_at, :event, :outcome, :actor_kind, :actor_id,
-           :subject_kind, :subject_id, :ip, :details,
-           prev.hash, encode(sha256(convert_to(prev.hash || :tail, 'UTF8')), 'hex')
-    FROM (SELECT coalesce((SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), :genesis)
-          AS hash) AS prev
-    RETURNING id, prev_hash, hash
-    """
+    "SELECT event_id, event_prev_hash, event_hash FROM portal_audit_append("
+    ":occurred_at, :event, :outcome, :actor_kind, CAST(:actor_id AS integer), "
+    ":subject_kind, CAST(:subject_id AS integer), :ip, :details, :tail)"
 ).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
 
 
 def _append_postgresql(session: Session, fields: dict[str, Any]) -> tuple[int, str, str]:
-    """Two statements: the lock, then the insert that reads the previous hash."""
-    _lock_chain(session)
-    row = session.execute(
-        _APPEND_POSTGRESQL, {**fields, "tail": _tail(fields), "genesis": GENESIS}
-    ).one()
+    row = session.execute(_APPEND_POSTGRESQL, {**fields, "tail": _tail(fields)}).one()
     return row[0], row[1], row[2]
 
 
@@ -203,13 +192,3 @@ def _tail(fields: dict[str, Any]) -> str:
 
 def _digest(prev_hash: str, tail: str) -> str:
     return hashlib.sha256((prev_hash + tail).encode()).hexdigest()
-
-
-def _lock_chain(session: Session) -> None:
-    """Serialise writers so that two transactions never chain onto the same row.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite allows one writer at a time
-    already.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7243001)"))
