@@ -167,6 +167,11 @@ def _parse(kind: str, response: Any, cls: type) -> Any:
     return parsed
 
 
+def _unknown_key() -> str:
+    # Translated only when refusing: gettext is not free, and most assertions succeed.
+    return _("This key is not registered here. Use the key you were given, or ask us.")
+
+
 def _expired_message() -> str:
     return _("The request has expired or was already used. Press the button again.")
 
@@ -230,15 +235,14 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
     state, context = consumed
     found = db.execute(_KEY_BY_CREDENTIAL, {"credential_id": parsed.raw_id}).one_or_none()
     key, customer_status, staff_active, membership = found if found else (None,) * 4
-    unknown = _("This key is not registered here. Use the key you were given, or ask us.")
     if key is None:
         cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
-        raise fail(db, "unknown_key", unknown, kind=kind, credential=cred_hash)
+        raise fail(db, "unknown_key", _unknown_key(), kind=kind, credential=cred_hash)
     owner = key.owner
     if context.get("by_number") and key.customer_id != context.get("customer_id"):
-        raise fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_customer=True)
+        raise fail(db, "unknown_key", _unknown_key(), kind=kind, key=key, wrong_customer=True)
     if "owner" in context and Owner(*context["owner"]) != owner:
-        raise fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_owner=True)
+        raise fail(db, "unknown_key", _unknown_key(), kind=kind, key=key, wrong_owner=True)
     try:
         fido_server().authenticate_complete(
             state, [AttestedCredentialData(key.credential_data)], parsed

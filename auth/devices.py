@@ -70,12 +70,14 @@ def _hash(token: str) -> str:
 # one for a date nobody needs more precise (sessions touch theirs once a minute, likewise).
 SEEN_EVERY = dt.timedelta(days=1)
 
-# Built once: every sign-in from a browser with a device cookie runs it.
+# Built once, on the table (plain Core: no ORM loading to set up for four columns): every
+# sign-in from a browser with a device cookie runs it.
+_BROWSERS = KnownBrowser.__table__.c
 _KNOWN = select(
-    KnownBrowser.id, KnownBrowser.last_seen_at, KnownBrowser.last_key_id, KnownBrowser.browser
+    _BROWSERS.id, _BROWSERS.last_seen_at, _BROWSERS.last_key_id, _BROWSERS.browser
 ).where(
-    KnownBrowser.customer_id == bindparam("customer_id"),
-    KnownBrowser.device_hash == bindparam("device_hash"),
+    _BROWSERS.customer_id == bindparam("customer_id"),
+    _BROWSERS.device_hash == bindparam("device_hash"),
 )
 
 
