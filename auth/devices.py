@@ -138,6 +138,9 @@ def _first_sign_in(
     return SignInBrowser(token, browser, new=True, alert=seen_before is not None)
 
 
+_INSERT_ONCE: dict[str, Insert] = {}  # per dialect, built on first use
+
+
 def _insert_once(db: Session) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, in the database's own dialect."""
     dialect = db.get_bind().dialect.name
@@ -150,9 +153,6 @@ def _insert_once(db: Session) -> Insert:
             .returning(KnownBrowser.id)
         )
     return statement
-
-
-_INSERT_ONCE: dict[str, Insert] = {}
 
 
 def device_token() -> str | None:
