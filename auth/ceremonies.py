@@ -31,7 +31,7 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 from flask import current_app, has_request_context, request
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -167,6 +167,11 @@ def _parse(kind: str, response: Any, cls: type) -> Any:
     return parsed
 
 
+def _unknown_key() -> str:
+    # Translated only when refusing: gettext is not free, and most assertions succeed.
+    return _("This key is not registered here. Use the key you were given, or ask us.")
+
+
 def _expired_message() -> str:
     return _("The request has expired or was already used. Press the button again.")
 
@@ -208,6 +213,17 @@ def _request_options(
     return dict(options)
 
 
+# The key with what decides whether it may open anything: its customer's or staff member's
+# state and, for a customer's person, their membership; one round trip, built once.
+_KEY_BY_CREDENTIAL = (
+    select(Key, Customer.status, Staff.is_active, CompanyMember)
+    .outerjoin(Customer, Customer.id == Key.customer_id)
+    .outerjoin(Staff, Staff.id == Key.staff_id)
+    .outerjoin(CompanyMember, CompanyMember.contact_id == Key.contact_id)
+    .where(Key.credential_id == bindparam("credential_id"))
+)
+
+
 def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, dict[str, Any]]:
     """Verify an assertion; the key it came from and the ceremony's context."""
     parsed: AuthenticationResponse = _parse(kind, response, AuthenticationResponse)
@@ -217,25 +233,16 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
     if consumed is None:
         raise fail(db, "challenge_invalid", _expired_message(), kind=kind)
     state, context = consumed
-    # The key with what decides whether it may open anything: its customer's or staff
-    # member's state and, for a customer's person, their membership; one round trip.
-    found = db.execute(
-        select(Key, Customer.status, Staff.is_active, CompanyMember)
-        .outerjoin(Customer, Customer.id == Key.customer_id)
-        .outerjoin(Staff, Staff.id == Key.staff_id)
-        .outerjoin(CompanyMember, CompanyMember.contact_id == Key.contact_id)
-        .where(Key.credential_id == parsed.raw_id)
-    ).one_or_none()
+    found = db.execute(_KEY_BY_CREDENTIAL, {"credential_id": parsed.raw_id}).one_or_none()
     key, customer_status, staff_active, membership = found if found else (None,) * 4
-    unknown = _("This key is not registered here. Use the key you were given, or ask us.")
     if key is None:
         cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
-        raise fail(db, "unknown_key", unknown, kind=kind, credential=cred_hash)
+        raise fail(db, "unknown_key", _unknown_key(), kind=kind, credential=cred_hash)
     owner = key.owner
     if context.get("by_number") and key.customer_id != context.get("customer_id"):
-        raise fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_customer=True)
+        raise fail(db, "unknown_key", _unknown_key(), kind=kind, key=key, wrong_customer=True)
     if "owner" in context and Owner(*context["owner"]) != owner:
-        raise fail(db, "unknown_key", unknown, kind=kind, key=key, wrong_owner=True)
+        raise fail(db, "unknown_key", _unknown_key(), kind=kind, key=key, wrong_owner=True)
     try:
         fido_server().authenticate_complete(
             state, [AttestedCredentialData(key.credential_data)], parsed
@@ -311,19 +318,35 @@ def _status_message(status: str) -> str:
     return _("This key has been revoked and no longer works.")
 
 
+# Built once, on the table (Core, not the ORM's bulk update, which rebuilds the statement
+# and its cache key on every run): every assertion runs it.
+_KEYS = Key.__table__.c
+_ADVANCE_COUNTER = (
+    update(Key.__table__)
+    .where(
+        _KEYS.id == bindparam("key_id"),
+        or_(
+            _KEYS.sign_count < bindparam("counter"),
+            and_(_KEYS.sign_count == 0, bindparam("counter") == 0),
+        ),
+    )
+    .values(
+        sign_count=bindparam("counter"),
+        last_used_at=bindparam("moment"),
+        fail_count=0,
+        backed_up=bindparam("now_backed_up"),
+    )
+)
+
+
 def _advance_counter(db: Session, key: Key, counter: int, backed_up: bool) -> bool:
     """Store the new sign counter if it moved forward (or both are 0); False on regression.
 
     One conditional UPDATE, so that two racing uses of a cloned key cannot both pass.
     """
     result = db.execute(
-        update(Key)
-        .where(
-            Key.id == key.id,
-            or_(Key.sign_count < counter, and_(Key.sign_count == 0, counter == 0)),
-        )
-        .values(sign_count=counter, last_used_at=now(), fail_count=0, backed_up=backed_up)
-        .execution_options(synchronize_session=False)
+        _ADVANCE_COUNTER,
+        {"key_id": key.id, "counter": counter, "moment": now(), "now_backed_up": backed_up},
     )
     db.expire(key, ["sign_count", "last_used_at", "fail_count", "backed_up"])
     return bool(result.rowcount)

@@ -20,9 +20,11 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Response, current_app, request
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.dml import Insert
 
 from portal.clock import now
 from portal.db import Base
@@ -64,41 +66,93 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# last_seen_at is kept to the day: writing it on every sign-in would add a write to each
+# one for a date nobody needs more precise (sessions touch theirs once a minute, likewise).
+SEEN_EVERY = dt.timedelta(days=1)
+
+# Built once, on the table (plain Core: no ORM loading to set up for four columns): every
+# sign-in from a browser with a device cookie runs it.
+_BROWSERS = KnownBrowser.__table__.c
+_KNOWN = select(
+    _BROWSERS.id, _BROWSERS.last_seen_at, _BROWSERS.last_key_id, _BROWSERS.browser
+).where(
+    _BROWSERS.customer_id == bindparam("customer_id"),
+    _BROWSERS.device_hash == bindparam("device_hash"),
+)
+
+
 def note_sign_in(
     db: Session, *, customer_id: int, key_id: int, token: str | None, user_agent: str | None
 ) -> SignInBrowser:
-    """Record this browser for the customer; tells whether it is new (the caller commits)."""
-    if not token or not 32 <= len(token) <= 64:
-        token = secrets.token_urlsafe(32)
-    device_hash = _hash(token)
+    """Record this browser for the customer; tells whether it is new (the caller commits).
+
+    A known browser costs one query; its row is written only when a day has passed since
+    it was last written, or when the key or the browser's version changed.
+    """
     browser = summary(user_agent)[:100]
     moment = now()
-    row = db.scalar(
-        select(KnownBrowser).where(
-            KnownBrowser.customer_id == customer_id, KnownBrowser.device_hash == device_hash
+    if not token or not 32 <= len(token) <= 64:
+        # No cookie (or not one of ours): a new random one, which no row can know yet.
+        token = secrets.token_urlsafe(32)
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
+    known = db.execute(
+        _KNOWN, {"customer_id": customer_id, "device_hash": _hash(token)}
+    ).one_or_none()
+    if known is None:
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
+    if _worth_writing(known, moment, key_id, browser):
+        db.execute(
+            update(KnownBrowser)
+            .where(KnownBrowser.id == known.id)
+            .values(last_seen_at=moment, last_key_id=key_id, browser=browser)
         )
-    )
-    if row is not None:
-        row.last_seen_at, row.last_key_id, row.browser = moment, key_id, browser
-        return SignInBrowser(token, browser, new=False, alert=False)
+    return SignInBrowser(token, browser, new=False, alert=False)
+
+
+def _worth_writing(known: Row, moment: dt.datetime, key_id: int, browser: str) -> bool:
+    if moment - known.last_seen_at >= SEEN_EVERY:
+        return True
+    return (known.last_key_id, known.browser) != (key_id, browser)
+
+
+def _first_sign_in(
+    db: Session, customer_id: int, key_id: int, token: str, browser: str, moment: dt.datetime
+) -> SignInBrowser:
     seen_before = db.scalar(
         select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
     )
-    try:
-        with db.begin_nested():  # the same new browser signing in twice at once
-            db.add(
-                KnownBrowser(
-                    customer_id=customer_id,
-                    device_hash=device_hash,
-                    browser=browser,
-                    first_seen_at=moment,
-                    last_seen_at=moment,
-                    last_key_id=key_id,
-                )
-            )
-    except IntegrityError:
+    # The same new browser signing in twice at once: the second insert does nothing.
+    added = db.scalar(
+        _insert_once(db),
+        {
+            "customer_id": customer_id,
+            "device_hash": _hash(token),
+            "browser": browser,
+            "first_seen_at": moment,
+            "last_seen_at": moment,
+            "last_key_id": key_id,
+        },
+    )
+    if added is None:
         return SignInBrowser(token, browser, new=False, alert=False)
     return SignInBrowser(token, browser, new=True, alert=seen_before is not None)
+
+
+_INSERT_ONCE: dict[str, Insert] = {}  # per dialect, built on first use
+
+
+def _insert_once(db: Session) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, in the database's own dialect."""
+    dialect = db.get_bind().dialect.name
+    statement = _INSERT_ONCE.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _INSERT_ONCE[dialect] = (
+            insert(KnownBrowser)
+            .on_conflict_do_nothing(index_elements=["customer_id", "device_hash"])
+            .returning(KnownBrowser.id)
+        )
+    return statement
 
 
 def device_token() -> str | None:

@@ -16,8 +16,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from portal import audit
+from portal.clock import now
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import limiter
@@ -25,6 +27,7 @@ from portal.i18n import gettext as _
 
 from . import bp, ceremonies, challenges, devices, limits, sessions, signals
 from .cookies import clear_session_cookie, set_session_cookie
+from .models import Key
 from .services import KeyRefusal
 
 _NEXT = "auth_next"
@@ -54,32 +57,40 @@ def finish_sign_in(key, redirect_to: str) -> Any:
     if current_user.is_authenticated:  # whoever was signed in here before is signed out
         sessions.end_sessions(db, session_id=current_user.session_id, reason="replaced")
     user_agent = request.headers.get("User-Agent")
-    token, row = ceremonies.open_session(db, key, ip=request.remote_addr, user_agent=user_agent)
-    seen = None
-    if key.customer_id is not None:
-        seen = devices.note_sign_in(
-            db,
-            customer_id=key.customer_id,
-            key_id=key.id,
-            token=devices.device_token(),
-            user_agent=user_agent,
-        )
-        if seen.alert:
-            signals.new_browser_sign_in.send(
-                current_app._get_current_object(),
-                session=db,
-                customer_id=key.customer_id,
-                key_id=key.id,
-                browser=seen.browser,
-                ip=request.remote_addr,
-                occurred_at=row.created_at,
-            )
+    # The browser first: the session's audit row, whose append holds the audit chain's lock
+    # until the commit, is the last write, so that sign-ins queue on that lock briefly.
+    seen = _note_browser(db, key, user_agent)
+    token, _row = ceremonies.open_session(db, key, ip=request.remote_addr, user_agent=user_agent)
     db.commit()
     response = jsonify(redirect=redirect_to)
     set_session_cookie(response, token)
     if seen is not None:
         devices.set_device_cookie(response, seen.token)
     return response
+
+
+def _note_browser(db: Session, key: Key, user_agent: str | None) -> devices.SignInBrowser | None:
+    """A customer's browser, recorded; its owner alerted when it is a new one."""
+    if key.customer_id is None:
+        return None
+    seen = devices.note_sign_in(
+        db,
+        customer_id=key.customer_id,
+        key_id=key.id,
+        token=devices.device_token(),
+        user_agent=user_agent,
+    )
+    if seen.alert:
+        signals.new_browser_sign_in.send(
+            current_app._get_current_object(),
+            session=db,
+            customer_id=key.customer_id,
+            key_id=key.id,
+            browser=seen.browser,
+            ip=request.remote_addr,
+            occurred_at=now(),
+        )
+    return seen
 
 
 @bp.get("/login")

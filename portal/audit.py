@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import Index, String, Text, select, text
+from sqlalchemy import Index, String, Text, bindparam, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.clock import now
-from portal.db import Base
+from portal.db import Base, UTCDateTime
 
 GENESIS = "0" * 64
 
@@ -67,10 +67,6 @@ def record(
     **details: Any,
 ) -> AuditEvent:
     """Append one event to the log in the session's transaction."""
-    _lock_chain(session)
-    last = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none()
     if ip is None and has_request_context():
         ip = request.remote_addr
     if has_request_context() and "key_id" not in details:
@@ -79,22 +75,53 @@ def record(
         via = g.get("audit_via")
         if via and via[2] is not None and (actor.kind, actor.id) == (via[0], via[1]):
             details["key_id"] = via[2]
-    row = AuditEvent(
-        occurred_at=now(),
-        event=event,
-        outcome=outcome,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        subject_kind=subject[0] if subject else None,
-        subject_id=subject[1] if subject else None,
-        ip=ip,
-        details=json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
-        prev_hash=last or GENESIS,
-    )
-    row.hash = _row_hash(row)
-    session.add(row)
-    session.flush()
-    return row
+    fields: dict[str, Any] = {
+        "occurred_at": now(),
+        "event": event,
+        "outcome": outcome,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "subject_kind": subject[0] if subject else None,
+        "subject_id": subject[1] if subject else None,
+        "ip": ip,
+        "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
+    }
+    session.flush()  # what the caller added first, as when the event row was flushed with it
+    if session.get_bind().dialect.name == "postgresql":
+        row_id, prev_hash, row_hash = _append_postgresql(session, fields)
+    else:
+        row_id, prev_hash, row_hash = _append(session, fields)
+    return AuditEvent(id=row_id, **fields, prev_hash=prev_hash, hash=row_hash)
+
+
+# PostgreSQL: one round trip (migration portal_0003) takes the chain's lock, reads the
+# previous hash with a snapshot taken after the lock (so it sees the row the previous
+# holder committed), and inserts the row hashed as _row_hash does: SHA-256 of prev_hash
+# followed by the tail computed here.
+_APPEND_POSTGRESQL = text(
+    "SELECT event_id, event_prev_hash, event_hash FROM portal_audit_append("
+    ":occurred_at, :event, :outcome, :actor_kind, CAST(:actor_id AS integer), "
+    ":subject_kind, CAST(:subject_id AS integer), :ip, :details, :tail)"
+).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
+
+
+def _append_postgresql(session: Session, fields: dict[str, Any]) -> tuple[int, str, str]:
+    row = session.execute(_APPEND_POSTGRESQL, {**fields, "tail": _tail(fields)}).one()
+    return row[0], row[1], row[2]
+
+
+def _append(session: Session, fields: dict[str, Any]) -> tuple[int, str, str]:
+    """SQLite: one writer at a time already; the previous hash read, the row hashed here."""
+    last = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    prev_hash = last or GENESIS
+    row_hash = _digest(prev_hash, _tail(fields))
+    row_id = session.execute(
+        insert(AuditEvent).returning(AuditEvent.id),
+        {**fields, "prev_hash": prev_hash, "hash": row_hash},
+    ).scalar_one()
+    return row_id, prev_hash, row_hash
 
 
 @dataclass(frozen=True)
@@ -128,30 +155,40 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
 
 
 def _row_hash(row: AuditEvent) -> str:
-    occurred = row.occurred_at.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
-    payload = "|".join(
-        str(part)
-        for part in (
-            row.prev_hash,
-            occurred,
-            row.event,
-            row.outcome,
-            row.actor_kind,
-            row.actor_id,
-            row.subject_kind,
-            row.subject_id,
-            row.ip,
-            row.details,
-        )
+    return _digest(
+        row.prev_hash,
+        _tail(
+            {
+                "occurred_at": row.occurred_at,
+                "event": row.event,
+                "outcome": row.outcome,
+                "actor_kind": row.actor_kind,
+                "actor_id": row.actor_id,
+                "subject_kind": row.subject_kind,
+                "subject_id": row.subject_id,
+                "ip": row.ip,
+                "details": row.details,
+            }
+        ),
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialise writers so that two transactions never chain onto the same row.
+def _tail(fields: dict[str, Any]) -> str:
+    """What follows the previous hash in a row's hashed text: "|" and its fields, "|"-joined."""
+    occurred = fields["occurred_at"].astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    parts = (
+        occurred,
+        fields["event"],
+        fields["outcome"],
+        fields["actor_kind"],
+        fields["actor_id"],
+        fields["subject_kind"],
+        fields["subject_id"],
+        fields["ip"],
+        fields["details"],
+    )
+    return "".join(f"|{part}" for part in parts)
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite allows one writer at a time
-    already.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7243001)"))
+
+def _digest(prev_hash: str, tail: str) -> str:
+    return hashlib.sha256((prev_hash + tail).encode()).hexdigest()

@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from portal import create_app, migrate
+from portal import create_app, migrate, runtime_settings
 from portal import tasks as portal_tasks
 from portal.extensions import limiter
 from portal.settings import load_settings
@@ -121,6 +121,7 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 
 def empty_database(application: Flask) -> None:
+    runtime_settings.forget_kept()  # settings read a few seconds ago are not this test's
     engine = application.extensions["db_engine"]
     tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
     with engine.begin() as connection:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from portal import clock
 from portal.models import CustomerStatus
@@ -99,3 +99,41 @@ def test_only_the_tokens_hash_is_stored(db):
     assert len(token) >= 43  # 256 bits, url-safe
     stored = db.execute(text("SELECT token_hash FROM auth_session")).scalar_one()
     assert token not in stored
+
+
+def test_a_lifetime_staff_change_applies_to_the_next_sign_in(client, db):
+    """New sessions read their lifetimes at most a few seconds old (no query on most
+    sign-ins); a change made through the console is taken at once by this process."""
+    from auth.sessions import start_session
+    from portal import runtime_settings
+
+    customer = make_customer(db)
+    _token, before = start_session(
+        db, kind="customer", subject_id=customer.id, key_id=None, ip=None, user_agent=None
+    )
+    runtime_settings.put(db, "auth.customer_idle_minutes", 5, staff_id=None)
+    db.commit()
+    _token, after = start_session(
+        db, kind="customer", subject_id=customer.id, key_id=None, ip=None, user_agent=None
+    )
+    db.commit()
+    assert (before.idle_seconds, after.idle_seconds) == (15 * 60, 5 * 60)
+
+
+def test_a_started_session_is_a_stored_row_its_changes_are_written(db):
+    """start_session inserts with a prebuilt statement; the row it returns still behaves
+    as a loaded one: no second insert, and changes to it are stored."""
+    from auth.models import AuthSession
+    from auth.sessions import hash_token, start_session
+
+    customer = make_customer(db)
+    token, row = start_session(
+        db, kind="customer", subject_id=customer.id, key_id=None, ip="10.0.0.1", user_agent="x"
+    )
+    assert row in db and row not in db.new
+    row.stepped_up_at = START
+    db.commit()
+    db.expire_all()
+    stored = db.scalars(select(AuthSession)).one()
+    assert (stored.id, stored.token_hash, stored.ip) == (row.id, hash_token(token), "10.0.0.1")
+    assert stored.stepped_up_at == START and stored.ended_at is None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from portal import audit
@@ -58,3 +60,41 @@ def test_cli_verify_exits_1_on_tampering(app, db, tmp_path):
     )
     assert result.returncode == 1
     assert "TAMPERED at row 4" in result.stderr
+
+
+def test_rows_with_empty_fields_and_non_ascii_details_verify(db):
+    audit.record(db, "system.tick", audit.SYSTEM)
+    audit.record(
+        db, "test.event", audit.ANONYMOUS, ("customer", None), outcome="denied", note="ёж «Ъ»"
+    )
+    row = audit.record(db, "test.event", audit.Actor("customer", 7), ip="10.0.0.1", n=1)
+    db.commit()
+    assert audit.verify_chain(db) == audit.ChainCheck(ok=True, rows=3)
+    stored = db.get(audit.AuditEvent, row.id)
+    assert (stored.prev_hash, stored.hash) == (row.prev_hash, row.hash)
+
+
+def test_concurrent_writers_keep_one_chain(app, db):
+    """Each writer's insert chains onto the row the previous lock holder committed."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        session = app.extensions["db_sessionmaker"]()
+        try:
+            for n in range(20):
+                audit.record(session, "test.event", audit.Actor("staff", worker), n=n)
+                session.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert audit.verify_chain(db) == audit.ChainCheck(ok=True, rows=80)
