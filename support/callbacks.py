@@ -11,7 +11,7 @@ from typing import Any
 from flask_babel import force_locale
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from portal import audit, runtime_settings
 from portal.clock import now
@@ -339,6 +339,8 @@ def _recent_query() -> Select[Any]:
     # Built once: every dashboard runs it.
     return (
         select(Callback)
+        # The panel shows the row's own columns: none of its eagerly joined relations.
+        .options(raiseload("*"))
         .where(
             Callback.customer_id == bindparam("customer_id"),
             or_(Callback.status.in_(OPEN_CALLBACK), Callback.closed_at >= bindparam("since")),

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, raiseload, selectinload
 
 from portal import audit, runtime_settings
 from portal.clock import now
@@ -668,6 +668,8 @@ def _summary_query() -> Select[Any]:
     # Built once: every dashboard runs it.
     return (
         select(Ticket)
+        # The panel shows the row's own columns: none of its eagerly joined relations.
+        .options(raiseload("*"))
         .where(
             Ticket.customer_id == bindparam("customer_id"),
             Ticket.merged_into_id.is_(None),
