@@ -9,13 +9,13 @@ bad data. Services flush but do not commit: the caller owns the unit of work.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import ARRAY, and_, any_, bindparam, cast, delete, func, or_, select, text, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -192,6 +192,85 @@ def _decode_name_cursor(cursor: str | None) -> tuple[str, int] | None:
     return name, int(ident)
 
 
+# =========================================================================== set-based writes
+# The ERP bridge hands these services chunks of thousands of rows. On PostgreSQL a chunk
+# travels as one array per column in one short statement (``= ANY``, ``unnest``): an IN
+# list or a multi-row VALUES list of thousands of parameters is a new, long SQL text every
+# time, which psycopg splits in Python and the server plans anew. SQLite gets executemany.
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """SQL: ``column`` is one of ``values``."""
+    values = list(values)
+    if _is_postgresql(session):
+        return column == any_(cast(values, ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _arrays(session: Session, table: Any, keys: Sequence[str]) -> tuple[str, str]:
+    """The quoted column names and the typed ``unnest`` of one array parameter each."""
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(key) for key in keys)
+    arrays = ", ".join(
+        f"CAST(:{key} AS {table.c[key].type.compile(dialect=dialect)}[])" for key in keys
+    )
+    return names, f"unnest({arrays})"
+
+
+def _insert_many(
+    session: Session, table: Any, rows: list[dict[str, Any]], returning: Sequence[str] = ()
+) -> list[Any]:
+    """Insert ``rows`` (every row with the same keys); answers the ``returning`` columns."""
+    if not rows:
+        return []
+    keys = list(rows[0])
+    if _is_postgresql(session):
+        names, unnest = _arrays(session, table, keys)
+        # Only the table's own column names (``table.c`` refuses others) enter the text.
+        sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM {unnest}"  # noqa: S608
+        if returning:
+            sql += " RETURNING " + ", ".join(table.c[name].name for name in returning)
+        result = session.execute(text(sql), {key: [row[key] for row in rows] for key in keys})
+        return result.all() if returning else []
+    statement = insert_(table)
+    if returning:
+        statement = statement.returning(*(table.c[name] for name in returning))
+        return session.connection().execute(statement, rows).all()
+    session.connection().execute(statement, rows)
+    return []
+
+
+def _update_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Update rows by ``id``: each dict holds ``id`` and the new values of its columns."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    values = [key for key in keys if key != "id"]
+    if _is_postgresql(session):
+        names, unnest = _arrays(session, table, keys)
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        assignments = ", ".join(f"{quote(key)} = u.{quote(key)}" for key in values)
+        session.execute(
+            text(
+                f"UPDATE {table.name} AS t SET {assignments} "  # noqa: S608 (column names)
+                f"FROM {unnest} AS u({names}) WHERE t.id = u.id"
+            ),
+            {key: [row[key] for row in rows] for key in keys},
+        )
+        return
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({key: bindparam(f"new_{key}") for key in values}),
+        [{"row_id": row["id"]} | {f"new_{key}": row[key] for key in values} for row in rows],
+    )
+
+
 # =========================================================================== catalog (ERP)
 
 
@@ -317,10 +396,14 @@ def set_prices(session: Session, rows: Sequence[PriceInput]) -> PriceBatch:
         return batch
     codes = {row.price_type_code for row in rows}
     type_ids = dict(
-        session.execute(select(PriceType.code, PriceType.id).where(PriceType.code.in_(codes))).all()
+        session.execute(
+            select(PriceType.code, PriceType.id).where(_among(session, PriceType.code, codes))
+        ).all()
     )
     product_ids = {row.product_id for row in rows}
-    known_products = set(session.scalars(select(Product.id).where(Product.id.in_(product_ids))))
+    known_products = set(
+        session.scalars(select(Product.id).where(_among(session, Product.id, product_ids)))
+    )
     values: dict[tuple[int, int], dict[str, Any]] = {}
     moment = now()
     for index, row in enumerate(rows):
@@ -609,7 +692,9 @@ def _products_by_external(session: Session, externals: set[str]) -> dict[str, in
         return {}
     return dict(
         session.execute(
-            select(Product.external_id, Product.id).where(Product.external_id.in_(externals))
+            select(Product.external_id, Product.id).where(
+                _among(session, Product.external_id, externals)
+            )
         ).all()
     )
 
@@ -711,14 +796,16 @@ def upsert_orders(session: Session, rows: Sequence[OrderInput]) -> OrderBatch:
     known = _products_by_external(session, {e for e in externals if e})
     customers = set(
         session.scalars(
-            select(Customer.id).where(Customer.id.in_({row.customer_id for row in rows}))
+            select(Customer.id).where(
+                _among(session, Customer.id, {row.customer_id for row in rows})
+            )
         )
     )
     existing = {
         found.external_id: found
         for found in session.execute(
             select(Order.id, Order.external_id, Order.customer_id, Order.status).where(
-                Order.external_id.in_({row.external_id for row in rows})
+                _among(session, Order.external_id, {row.external_id for row in rows})
             )
         )
     }
@@ -768,31 +855,32 @@ def _write_orders(
     fresh = [v for v in accepted if v["external_id"] not in existing]
     stale = [v for v in accepted if v["external_id"] in existing]
     ids = {external: found.id for external, found in existing.items()}
-    connection = session.connection()
-    if fresh:
-        inserted = connection.execute(
-            insert_(table).returning(table.c.external_id, table.c.id),
-            [
-                {key: v[key] for key in (*columns, "external_id", "customer_id", "line_count")}
-                | {"updated_at": moment}
-                for v in fresh
-            ],
-        )
-        ids.update({external: order_id for external, order_id in inserted})
+    inserted = _insert_many(
+        session,
+        table,
+        [
+            {key: v[key] for key in (*columns, "external_id", "customer_id", "line_count")}
+            | {"updated_at": moment}
+            for v in fresh
+        ],
+        returning=("external_id", "id"),
+    )
+    ids.update({external: order_id for external, order_id in inserted})
+    _update_many(
+        session,
+        table,
+        [
+            {"id": ids[v["external_id"]]}
+            | {key: v[key] for key in (*columns, "line_count")}
+            | {"updated_at": moment}
+            for v in stale
+        ],
+    )
     if stale:
-        connection.execute(
-            update(table)
-            .where(table.c.id == bindparam("order_id"))
-            .values({key: bindparam(key) for key in (*columns, "line_count", "updated_at")}),
-            [
-                {key: v[key] for key in (*columns, "line_count")}
-                | {"order_id": ids[v["external_id"]], "updated_at": moment}
-                for v in stale
-            ],
-        )
-        connection.execute(
+        # An updated order's lines are replaced whole: the ERP sends them all every time.
+        session.execute(
             delete(line_table).where(
-                line_table.c.order_id.in_([ids[v["external_id"]] for v in stale])
+                _among(session, line_table.c.order_id, [ids[v["external_id"]] for v in stale])
             )
         )
     lines = [
@@ -811,8 +899,7 @@ def _write_orders(
         for v in accepted
         for line in v["_lines"]
     ]
-    if lines:
-        connection.execute(insert_(line_table), lines)
+    _insert_many(session, line_table, lines)
     changes = []
     events = []
     for v in accepted:
@@ -830,8 +917,7 @@ def _write_orders(
             }
         )
         changes.append((order_id, v["customer_id"], old, v["status"], v["total"]))
-    if events:
-        connection.execute(insert_(OrderStatusEvent.__table__), events)
+    _insert_many(session, OrderStatusEvent.__table__, events)
     return ids, changes
 
 
@@ -974,14 +1060,16 @@ def upsert_shipments(session: Session, rows: Sequence[ShipmentInput]) -> Shipmen
         return batch
     customers = dict(
         session.execute(
-            select(Order.id, Order.customer_id).where(Order.id.in_({r.order_id for r in rows}))
+            select(Order.id, Order.customer_id).where(
+                _among(session, Order.id, {r.order_id for r in rows})
+            )
         ).all()
     )
     existing = {
         found.external_id: found
         for found in session.execute(
             select(Shipment.id, Shipment.external_id, Shipment.status).where(
-                Shipment.external_id.in_({r.external_id for r in rows})
+                _among(session, Shipment.external_id, {r.external_id for r in rows})
             )
         )
     }
@@ -997,34 +1085,32 @@ def upsert_shipments(session: Session, rows: Sequence[ShipmentInput]) -> Shipmen
     if not accepted:
         return batch
     table, moment = Shipment.__table__, now()
-    connection = session.connection()
     ids = {external: found.id for external, found in existing.items()}
     fresh = [v for _p, v in accepted.values() if v["external_id"] not in existing]
     stale = [v for _p, v in accepted.values() if v["external_id"] in existing]
-    if fresh:
-        inserted = connection.execute(
-            insert_(table).returning(table.c.external_id, table.c.id),
-            [v | {"updated_at": moment} for v in fresh],
-        )
-        ids.update({external: shipment_id for external, shipment_id in inserted})
-    if stale:
-        connection.execute(
-            update(table)
-            .where(table.c.id == bindparam("shipment_id"))
-            .values({key: bindparam(key) for key in (*_SHIPMENT_FIELDS, "updated_at")}),
-            [
-                {key: v[key] for key in _SHIPMENT_FIELDS}
-                | {"shipment_id": ids[v["external_id"]], "updated_at": moment}
-                for v in stale
-            ],
-        )
+    inserted = _insert_many(
+        session,
+        table,
+        [v | {"updated_at": moment} for v in fresh],
+        returning=("external_id", "id"),
+    )
+    ids.update({external: shipment_id for external, shipment_id in inserted})
+    _update_many(
+        session,
+        table,
+        [
+            {"id": ids[v["external_id"]]}
+            | {key: v[key] for key in _SHIPMENT_FIELDS}
+            | {"updated_at": moment}
+            for v in stale
+        ],
+    )
     events = [
         {"shipment_id": ids[v["external_id"]], "status": v["status"], "occurred_at": moment}
         for _p, v in accepted.values()
         if v["external_id"] not in existing or existing[v["external_id"]].status != v["status"]
     ]
-    if events:
-        connection.execute(insert_(ShipmentEvent.__table__), events)
+    _insert_many(session, ShipmentEvent.__table__, events)
     for position, row in enumerate(rows):
         if position not in batch.rejected:
             batch.ids[position] = ids[row.external_id.strip()]
