@@ -326,6 +326,104 @@ def upsert_product(
     return product.id
 
 
+@dataclass(frozen=True)
+class ProductInput:
+    """One product of a batch (see ``upsert_products``): the arguments of ``upsert_product``."""
+
+    external_id: str
+    article: str
+    name: str
+    group_code: str | None
+    unit: str
+    active: bool = True
+
+
+@dataclass
+class ProductBatch:
+    """What ``upsert_products`` did: product ids and refusals by position in the input
+    (nothing of a refused row is written)."""
+
+    ids: dict[int, int] = field(default_factory=dict)
+    rejected: dict[int, str] = field(default_factory=dict)
+
+
+def _checked_product(row: ProductInput, groups: dict[str, int]) -> dict[str, Any]:
+    """``upsert_product``'s checks on one row; its column values."""
+    external_id = _required(row.external_id, "product external id", 128)
+    article = _required(row.article, "article", 64)
+    name = _required(row.name, "product name", 300)
+    unit = _required(row.unit, "unit", 16)
+    group_id = None
+    if row.group_code:
+        group_id = groups.get(row.group_code)
+        if group_id is None:
+            raise InvalidRecord(f"product {external_id}: unknown group {row.group_code}")
+    return {
+        "external_id": external_id,
+        "article": article,
+        "name": name,
+        "group_id": group_id,
+        "unit": unit,
+        "active": bool(row.active),
+        "search_text": f"{article} {name}".lower()[:400],
+    }
+
+
+def upsert_products(session: Session, rows: Sequence[ProductInput]) -> ProductBatch:
+    """Create or update many products by external id: the set-based ``upsert_product``.
+
+    Groups and existing products are read with one query each, new and changed products
+    written with one statement each. A refused row (empty fields, an unknown group) is
+    reported in ``rejected``; the same external id twice: the later row wins."""
+    batch = ProductBatch()
+    if not rows:
+        return batch
+    codes = {row.group_code for row in rows if row.group_code}
+    groups = dict(
+        session.execute(
+            select(ProductGroup.code, ProductGroup.id).where(
+                _among(session, ProductGroup.code, codes)
+            )
+        ).all()
+        if codes
+        else []
+    )
+    accepted: dict[str, tuple[int, dict[str, Any]]] = {}
+    for position, row in enumerate(rows):
+        try:
+            values = _checked_product(row, groups)
+        except InvalidRecord as exc:
+            batch.rejected[position] = exc.reason
+            continue
+        accepted.pop(values["external_id"], None)
+        accepted[values["external_id"]] = (position, values)
+    if not accepted:
+        return batch
+    ids = dict(
+        session.execute(
+            select(Product.external_id, Product.id).where(
+                _among(session, Product.external_id, accepted)
+            )
+        ).all()
+    )
+    table, moment = Product.__table__, now()
+    fresh = [
+        v | {"updated_at": moment} for _p, v in accepted.values() if v["external_id"] not in ids
+    ]
+    stale = [
+        {"id": ids[v["external_id"]]} | v | {"updated_at": moment}
+        for _p, v in accepted.values()
+        if v["external_id"] in ids
+    ]
+    inserted = _insert_many(session, table, fresh, returning=("external_id", "id"))
+    _update_many(session, table, stale)
+    ids.update({external: product_id for external, product_id in inserted})
+    for position, row in enumerate(rows):
+        if position not in batch.rejected:
+            batch.ids[position] = ids[row.external_id.strip()]
+    return batch
+
+
 def upsert_price_type(session: Session, *, code: str, name: str, currency: str = "RUB") -> int:
     code = _required(code, "price type code", 64)
     name = _required(name, "price type name", 200)
