@@ -541,6 +541,11 @@ def deactivate_unseen(session: Session, run: SyncRun, entity: str) -> int:
     handler = handler_for(entity)
     if handler.deactivate is None:
         return 0
+    if session.get_bind().dialect.name == "postgresql":
+        # The run has just filled erp_seen with up to millions of rows the planner has no
+        # statistics of yet: without them it loops over the whole table for every binding
+        # (35 s for 10,000 products). ANALYZE samples it in milliseconds.
+        session.execute(text("ANALYZE erp_seen"))
     seen = exists().where(
         and_(
             SeenInFullRun.run_id == run.id,
