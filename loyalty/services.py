@@ -934,21 +934,18 @@ def _recompute_tiers(
     """``recompute_tier`` for the locked ``accounts``."""
     moment = now()
     moved: dict[int, str] = {}
+    changed: list[tuple[tuple[str, int | None] | None, dict[str, Any]]] = []
     for customer_id, account in accounts.items():
         status = rules.tier_for(all_tiers, Decimal(turnovers[customer_id]))
         if account.tier != status.current.code:
-            audit.record(
-                session,
-                "loyalty.tier_changed",
-                audit.SYSTEM,
-                ("customer", customer_id),
-                old=account.tier,
-                new=status.current.code,
+            changed.append(
+                (("customer", customer_id), {"old": account.tier, "new": status.current.code})
             )
         account.tier = status.current.code
         account.turnover_12m = Decimal(turnovers[customer_id]).quantize(Decimal("0.01"))
         account.tier_computed_at = moment
         moved[customer_id] = status.current.code
+    audit.record_many(session, "loyalty.tier_changed", audit.SYSTEM, changed)
     customers = session.scalars(select(Customer).where(_among(session, Customer.id, list(moved))))
     for customer in customers:
         if customer.loyalty_tier != moved[customer.id]:

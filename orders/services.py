@@ -782,7 +782,10 @@ def upsert_order(
 
 def _order_lines(session: Session, number: str, lines: list[OrderLineData]) -> list[OrderLine]:
     externals = {line.product_external_id for line in lines if line.product_external_id}
-    return _line_rows(number, lines, _products_by_external(session, externals))
+    return [
+        OrderLine(**row)
+        for row in _line_rows(number, lines, _products_by_external(session, externals))
+    ]
 
 
 def _products_by_external(session: Session, externals: set[str]) -> dict[str, int]:
@@ -797,7 +800,10 @@ def _products_by_external(session: Session, externals: set[str]) -> dict[str, in
     )
 
 
-def _line_rows(number: str, lines: list[OrderLineData], known: dict[str, int]) -> list[OrderLine]:
+def _line_rows(
+    number: str, lines: list[OrderLineData], known: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The checked column values of an order's lines (plain dicts: a batch has thousands)."""
     rows = []
     for index, line in enumerate(lines, start=1):
         try:
@@ -807,17 +813,17 @@ def _line_rows(number: str, lines: list[OrderLineData], known: dict[str, int]) -
         if not quantity.is_finite() or quantity <= 0:
             raise InvalidRecord(f"order {number} line {index}: quantity must be positive")
         rows.append(
-            OrderLine(
-                line_no=index,
-                product_id=known.get(line.product_external_id or ""),
-                article=_required(line.article, f"line {index} article", 64),
-                name=_required(line.name, f"line {index} name", 300),
-                unit=(line.unit or "шт")[:16],
-                quantity=quantity,
-                unit_price=_money(line.unit_price, f"line {index} price"),
-                discount_percent=_money(line.discount_percent, f"line {index} discount"),
-                amount=_money(line.amount, f"line {index} amount"),
-            )
+            {
+                "line_no": index,
+                "product_id": known.get(line.product_external_id or ""),
+                "article": _required(line.article, f"line {index} article", 64),
+                "name": _required(line.name, f"line {index} name", 300),
+                "unit": (line.unit or "шт")[:16],
+                "quantity": quantity,
+                "unit_price": _money(line.unit_price, f"line {index} price"),
+                "discount_percent": _money(line.discount_percent, f"line {index} discount"),
+                "amount": _money(line.amount, f"line {index} amount"),
+            }
         )
     return rows
 
@@ -983,22 +989,7 @@ def _write_orders(
                 _among(session, line_table.c.order_id, [ids[v["external_id"]] for v in stale])
             )
         )
-    lines = [
-        {
-            "order_id": ids[v["external_id"]],
-            "line_no": line.line_no,
-            "product_id": line.product_id,
-            "article": line.article,
-            "name": line.name,
-            "unit": line.unit,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price,
-            "discount_percent": line.discount_percent,
-            "amount": line.amount,
-        }
-        for v in accepted
-        for line in v["_lines"]
-    ]
+    lines = [{"order_id": ids[v["external_id"]]} | line for v in accepted for line in v["_lines"]]
     _insert_many(session, line_table, lines)
     changes = []
     events = []

@@ -58,3 +58,19 @@ def test_cli_verify_exits_1_on_tampering(app, db, tmp_path):
     )
     assert result.returncode == 1
     assert "TAMPERED at row 4" in result.stderr
+
+
+def test_a_batch_of_events_chains_like_one_by_one(db):
+    write_events(db, 2)
+    rows = audit.record_many(
+        db,
+        "test.batch",
+        audit.SYSTEM,
+        [(("customer", n), {"note": f"b{n}"}) for n in range(300)],
+    )
+    audit.record(db, "test.event", audit.SYSTEM, ("customer", 1), note="after")
+    db.commit()
+    assert [row.id for row in rows] == sorted(row.id for row in rows)
+    assert rows[1].prev_hash == rows[0].hash
+    result = audit.verify_chain(db)
+    assert result.ok and result.rows == 303
