@@ -1023,6 +1023,9 @@ def recompute_tier(session: Session, customer_id: int, turnover: Decimal) -> rul
     customer = session.get(Customer, customer_id)
     if customer is not None and customer.loyalty_tier != status.current.code:
         customer.loyalty_tier = status.current.code
+    # Written now: the next lock_account re-reads the row (populate_existing), and under
+    # no_autoflush (the ERP bridge's chunks) it would put the old tier back.
+    session.flush()
     return status
 
 
