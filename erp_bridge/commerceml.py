@@ -57,8 +57,12 @@ def fields(elem: etree._Element | None) -> dict[str, etree._Element]:
     record reads a dozen of them, and ``child`` would walk the children for each."""
     found: dict[str, etree._Element] = {}
     if elem is not None:
+        names = _LOCAL_NAMES
         for sub in elem:
-            name = local(sub.tag)
+            tag = sub.tag
+            name = names.get(tag) if isinstance(tag, str) else None
+            if name is None:
+                name = local(tag)
             if name not in found:
                 found[name] = sub
     return found
