@@ -74,9 +74,15 @@ def on_order_statuses_changed(
             ],
             turnovers,
         )
+    # Only an order that earned points has anything to reverse: one look for the batch
+    # instead of one per cancelled order (a fifth of an ERP's orders file).
+    undone = {c.order_id for c in changes if c.new in UNDONE}
+    accrued = services.orders_with_accrual(session, undone)
     for change in changes:
         if change.new == DELIVERED and change.old != DELIVERED:
             continue
+        if change.new != DELIVERED and change.order_id not in accrued:
+            continue  # nothing to accrue or reverse: on_order_status_changed does nothing
         on_order_status_changed(
             None,
             session=session,

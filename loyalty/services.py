@@ -968,6 +968,19 @@ def _expire_due_of(session: Session, accounts: dict[int, LoyaltyAccount]) -> Non
         _expire_due(session, accounts[customer_id])
 
 
+def orders_with_accrual(session: Session, order_ids: Iterable[int]) -> set[int]:
+    """Which of ``order_ids`` have an accrual booked (``order_accrual`` for many)."""
+    keys = {f"order:{order_id}:accrual": order_id for order_id in order_ids}
+    if not keys:
+        return set()
+    found = session.scalars(
+        select(LoyaltyEntry.idempotency_key).where(
+            _among(session, LoyaltyEntry.idempotency_key, list(keys))
+        )
+    )
+    return {keys[key] for key in found}
+
+
 def reverse_for_order(
     session: Session, customer_id: int, *, order_id: int, returned_amount: Decimal | None = None
 ) -> LoyaltyEntry | None:

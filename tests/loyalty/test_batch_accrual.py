@@ -105,3 +105,22 @@ def test_a_batch_pays_a_debt_first_like_one_by_one(db, turnover):
     assert (
         db.scalar(select(LoyaltyLot.remaining).where(LoyaltyLot.customer_id == customer.id)) == 150
     )
+
+
+def test_a_batch_reverses_a_cancelled_delivered_order_and_skips_the_others(db, turnover):
+    customer = make_customer(db)
+    delivered = [StatusChange(400, customer.id, None, "delivered", Decimal("10000"))]
+    hooks.on_order_statuses_changed(None, session=db, changes=delivered)
+    assert services.orders_with_accrual(db, {400, 401}) == {400}
+    hooks.on_order_statuses_changed(
+        None,
+        session=db,
+        changes=[
+            StatusChange(400, customer.id, "delivered", "returned", Decimal("10000")),
+            StatusChange(401, customer.id, "new", "cancelled", Decimal("500")),  # never paid
+            StatusChange(402, customer.id, None, "shipped", Decimal("700")),
+        ],
+    )
+    db.commit()
+    assert services.balance(db, customer.id) == 0
+    assert services.verify(db) == []
