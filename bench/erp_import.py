@@ -60,7 +60,7 @@ def _import_child(url: str, instance: str, paths: list[str], queue) -> None:  # 
         for path in paths:
             started = time.perf_counter()
             with session_scope() as session:
-                run = files.import_file(session, engine, Path(path), system="1c", chunk_size=1000)
+                run = files.import_file(session, engine, Path(path), system="1c")
                 results.append(
                     (
                         Path(path).name,

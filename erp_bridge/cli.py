@@ -23,7 +23,7 @@ def erp_group() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--system", default="1c", show_default=True, help="The ERP the file comes from.")
 @click.option("--stream", default=None, help="For JSON lines files: customers, products, …")
-@click.option("--chunk", default=500, show_default=True, type=int)
+@click.option("--chunk", default=5000, show_default=True, type=int, help="Records per commit.")
 @with_appcontext
 def import_command(path: Path, system: str, stream: str | None, chunk: int) -> None:
     """Import a CommerceML file (or zip) or a JSON lines file, showing progress."""

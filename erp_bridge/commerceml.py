@@ -23,8 +23,20 @@ class CmlError(ValueError):
     """The file cannot be read as CommerceML; the message says why, for 1C's log."""
 
 
+# A file names a few dozen distinct tags millions of times: their local parts are
+# remembered (boundedly, so that a hostile file of endless names cannot grow it).
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def local(tag: Any) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+    if not isinstance(tag, str):
+        return ""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2]
+        if len(_LOCAL_NAMES) < 4096:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def child(elem: etree._Element, name: str) -> etree._Element | None:
@@ -40,12 +52,31 @@ def children(elem: etree._Element | None, name: str) -> list[etree._Element]:
     return [sub for sub in elem if local(sub.tag) == name]
 
 
-def value(elem: etree._Element | None, name: str) -> str | None:
-    found = child(elem, name) if elem is not None else None
-    if found is None or found.text is None:
+def fields(elem: etree._Element | None) -> dict[str, etree._Element]:
+    """An element's children by local name (the first of each name), in one pass: a
+    record reads a dozen of them, and ``child`` would walk the children for each."""
+    found: dict[str, etree._Element] = {}
+    if elem is not None:
+        names = _LOCAL_NAMES
+        for sub in elem:
+            tag = sub.tag
+            name = names.get(tag) if isinstance(tag, str) else None
+            if name is None:
+                name = local(tag)
+            if name not in found:
+                found[name] = sub
+    return found
+
+
+def text_of(elem: etree._Element | None) -> str | None:
+    """An element's stripped text; None when absent or blank."""
+    if elem is None or elem.text is None:
         return None
-    stripped = found.text.strip()
-    return stripped or None
+    return elem.text.strip() or None
+
+
+def value(elem: etree._Element | None, name: str) -> str | None:
+    return text_of(child(elem, name) if elem is not None else None)
 
 
 def path(elem: etree._Element | None, *names: str) -> etree._Element | None:
@@ -56,13 +87,17 @@ def path(elem: etree._Element | None, *names: str) -> etree._Element | None:
     return elem
 
 
-def attributes(elem: etree._Element) -> dict[str, str]:
-    """``ЗначенияРеквизитов/ЗначениеРеквизита{Наименование, Значение}`` as a dict."""
+def attributes(elem: etree._Element, holder: etree._Element | None = None) -> dict[str, str]:
+    """``ЗначенияРеквизитов/ЗначениеРеквизита{Наименование, Значение}`` as a dict
+    (``holder``: the ЗначенияРеквизитов element, when the caller has found it already)."""
     result: dict[str, str] = {}
-    for item in children(child(elem, "ЗначенияРеквизитов"), "ЗначениеРеквизита"):
-        name = value(item, "Наименование")
+    if holder is None:
+        holder = child(elem, "ЗначенияРеквизитов")
+    for item in children(holder, "ЗначениеРеквизита"):
+        parts = fields(item)
+        name = text_of(parts.get("Наименование"))
         if name:
-            result[name] = value(item, "Значение") or ""
+            result[name] = text_of(parts.get("Значение")) or ""
     return result
 
 
@@ -262,16 +297,19 @@ def price_type(elem: etree._Element) -> dict[str, Any]:
 
 
 def offer(elem: etree._Element) -> dict[str, Any]:
-    offer_id = value(elem, "Ид") or ""
-    prices = [
-        {
-            "type": value(price, "ИдТипаЦены"),
-            "price": value(price, "ЦенаЗаЕдиницу"),
-            "currency": value(price, "Валюта"),
-        }
-        for price in children(child(elem, "Цены"), "Цена")
-    ]
-    quantity = value(elem, "Количество")
+    parts = fields(elem)
+    offer_id = text_of(parts.get("Ид")) or ""
+    prices = []
+    for price in children(parts.get("Цены"), "Цена"):
+        price_parts = fields(price)
+        prices.append(
+            {
+                "type": text_of(price_parts.get("ИдТипаЦены")),
+                "price": text_of(price_parts.get("ЦенаЗаЕдиницу")),
+                "currency": text_of(price_parts.get("Валюта")),
+            }
+        )
+    quantity = text_of(parts.get("Количество"))
     if quantity is None:
         stocks = [s.get("КоличествоНаСкладе") for s in children(elem, "Склад")]
         stocks = [s for s in stocks if s not in (None, "")]
@@ -321,8 +359,8 @@ def counterparty(elem: etree._Element) -> dict[str, Any]:
     }
 
 
-def _buyer(elem: etree._Element) -> etree._Element | None:
-    buyers = children(child(elem, "Контрагенты"), "Контрагент")
+def _buyer(elem: etree._Element, holder: etree._Element | None = None) -> etree._Element | None:
+    buyers = children(holder if holder is not None else child(elem, "Контрагенты"), "Контрагент")
     return next(
         (c for c in buyers if (value(c, "Роль") or "").lower() == "покупатель"),
         buyers[0] if buyers else None,
@@ -359,39 +397,41 @@ def payment(elem: etree._Element, kind: str) -> dict[str, Any]:
 
 
 def order(elem: etree._Element) -> dict[str, Any]:
-    buyer = _buyer(elem)
-    date, time = value(elem, "Дата"), value(elem, "Время")
+    parts = fields(elem)
+    buyer = _buyer(elem, parts.get("Контрагенты"))
+    date, time = text_of(parts.get("Дата")), text_of(parts.get("Время"))
     lines = []
-    for item in children(child(elem, "Товары"), "Товар"):
-        item_props = attributes(item)
+    for item in children(parts.get("Товары"), "Товар"):
+        item_parts = fields(item)
+        item_props = attributes(item, item_parts.get("ЗначенияРеквизитов"))
         vat = sum(
             float((value(tax, "Сумма") or "0").replace(",", "."))
-            for tax in children(child(item, "Налоги"), "Налог")
+            for tax in children(item_parts.get("Налоги"), "Налог")
         )
         lines.append(
             {
-                "product": value(item, "Ид"),
-                "article": value(item, "Артикул"),
-                "name": value(item, "Наименование"),
-                "quantity": value(item, "Количество"),
-                "price": value(item, "ЦенаЗаЕдиницу"),
-                "amount": value(item, "Сумма"),
+                "product": text_of(item_parts.get("Ид")),
+                "article": text_of(item_parts.get("Артикул")),
+                "name": text_of(item_parts.get("Наименование")),
+                "quantity": text_of(item_parts.get("Количество")),
+                "price": text_of(item_parts.get("ЦенаЗаЕдиницу")),
+                "amount": text_of(item_parts.get("Сумма")),
                 "vat": f"{vat:.2f}",
                 "kind": item_props.get("ТипНоменклатуры") or item_props.get("ВидНоменклатуры"),
             }
         )
-    taxes = children(child(elem, "Налоги"), "Налог")
+    taxes = children(parts.get("Налоги"), "Налог")
     return {
-        "id": value(elem, "Ид"),
-        "number": value(elem, "Номер"),
+        "id": text_of(parts.get("Ид")),
+        "number": text_of(parts.get("Номер")),
         "date": f"{date}T{time}" if date and time else date,
-        "operation": value(elem, "ХозОперация"),
+        "operation": text_of(parts.get("ХозОперация")),
         "customer": value(buyer, "Ид") if buyer is not None else None,
-        "currency": value(elem, "Валюта") or "RUB",
-        "total": value(elem, "Сумма"),
+        "currency": text_of(parts.get("Валюта")) or "RUB",
+        "total": text_of(parts.get("Сумма")),
         "vat": value(taxes[0], "Сумма") if taxes else None,
         "lines": lines,
-        "attributes": attributes(elem),
+        "attributes": attributes(elem, parts.get("ЗначенияРеквизитов")),
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import Customer, CustomerKind, CustomerStatus, ExternalRef
 
+from . import bindings
 from . import records as r
 from .records import InvalidRecord
 
@@ -54,16 +55,10 @@ class Context:
     def prefetch(self, entity: str, externals: set[str]) -> None:
         """Look up the local ids of a whole chunk's references in one query."""
         wanted = [e for e in externals if e and (entity, e) not in self.cache]
-        for start in range(0, len(wanted), 1000):
-            rows = self.session.execute(
-                select(ExternalRef.external_id, ExternalRef.local_id).where(
-                    ExternalRef.system == self.system,
-                    ExternalRef.entity == entity,
-                    ExternalRef.external_id.in_(wanted[start : start + 1000]),
-                )
-            )
-            for external, local in rows:
-                self.cache[(entity, external)] = local
+        for external, local in bindings.local_ids(
+            self.session, self.system, entity, wanted
+        ).items():
+            self.cache[(entity, external)] = local
 
     def require(self, entity: str, external: str | None, label: str) -> int:
         local = self.local_id(entity, external)

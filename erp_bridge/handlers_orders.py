@@ -67,17 +67,52 @@ def normalize_product(raw: dict[str, Any]) -> dict[str, Any]:
 def upsert_product(ctx: Context, rec: dict[str, Any], local_id: int | None) -> int:
     if rec["group"]:
         ctx.require("product_group", rec["group"], "product group")
-    values = {
+    values = _product_values(rec)
+    product_id = _service("orders", "upsert_product")(ctx.session, **values, active=rec["active"])
+    # Kept so that a full catalog that drops the product can switch it off the same way.
+    snapshots.keep(ctx.session, ctx.system, "product", product_id, values)
+    return product_id
+
+
+def _product_values(rec: dict[str, Any]) -> dict[str, Any]:
+    return {
         "external_id": rec["id"],
         "article": rec["article"] or rec["id"][:64],
         "name": rec["name"],
         "group_code": rec["group"],
         "unit": rec["unit"],
     }
-    product_id = _service("orders", "upsert_product")(ctx.session, **values, active=rec["active"])
-    # Kept so that a full catalog that drops the product can switch it off the same way.
-    snapshots.keep(ctx.session, ctx.system, "product", product_id, values)
-    return product_id
+
+
+def upsert_products(
+    ctx: Context, batch: list[tuple[dict[str, Any], int | None]]
+) -> list[int | str]:
+    """A chunk of products through ``upsert_products`` (set-based), their snapshots kept
+    with one read and one write for the chunk."""
+    ctx.prefetch("product_group", {rec["group"] for rec, _local in batch if rec["group"]})
+    product_input = _service("orders", "ProductInput")
+    answers: list[int | str] = []
+    inputs: list[Any] = []
+    positions: list[int] = []
+    for position, (rec, _local) in enumerate(batch):
+        try:
+            if rec["group"]:
+                ctx.require("product_group", rec["group"], "product group")
+        except InvalidRecord as exc:
+            answers.append(str(exc))
+            continue
+        answers.append(0)
+        positions.append(position)
+        inputs.append(product_input(**_product_values(rec), active=rec["active"]))
+    done = _service("orders", "upsert_products")(ctx.session, inputs)
+    for index, reason in done.rejected.items():
+        answers[positions[index]] = reason
+    kept: dict[int, dict[str, Any]] = {}
+    for index, product_id in done.ids.items():
+        answers[positions[index]] = product_id
+        kept[product_id] = _product_values(batch[positions[index]][0])
+    snapshots.keep_many(ctx.session, ctx.system, "product", kept)
+    return answers
 
 
 def deactivate_products(session: Any, ids: list[int]) -> int:
@@ -609,7 +644,14 @@ def upsert_bonus(ctx: Context, rec: dict[str, Any], local_id: int | None) -> int
 
 for _handler in (
     Handler("product_group", "product_groups", normalize_group, upsert_group),
-    Handler("product", "products", normalize_product, upsert_product, deactivate_products),
+    Handler(
+        "product",
+        "products",
+        normalize_product,
+        upsert_product,
+        deactivate_products,
+        upsert_many=upsert_products,
+    ),
     Handler("price_type", "price_types", normalize_price_type, upsert_price_type),
     Handler("offer", "offers", normalize_offer, upsert_offer, upsert_many=upsert_offers),
     Handler("order", "orders", normalize_order, upsert_order, upsert_many=upsert_orders),

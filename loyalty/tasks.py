@@ -24,6 +24,13 @@ def turnover_of(session: Session, customer_id: int) -> Decimal:
     return customer_turnover(session, customer_id, now() - dt.timedelta(days=365))
 
 
+def turnovers_of(session: Session, customer_ids: set[int]) -> dict[int, Decimal]:
+    """``turnover_of`` for many customers in one query."""
+    from orders.services import customer_turnovers
+
+    return customer_turnovers(session, customer_ids, now() - dt.timedelta(days=365))
+
+
 @shared_task(name="loyalty.expire_points", acks_late=True)
 def expire_points() -> dict[str, int]:
     """Nightly: expire what is left of every lot past its date.

@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 from auth.signals import invitation_email_requested, key_needs_attention
 from orders import services as orders
 from orders.labels import label
-from orders.signals import ActRequestTask, order_status_changed, statement_act_requested
+from orders.signals import (
+    ActRequestTask,
+    order_status_changed,
+    order_statuses_changed,
+    statement_act_requested,
+)
 from portal.i18n import gettext as _
 from portal.models import Customer, Staff, StaffRole, StaffRoleGrant
 
@@ -64,6 +69,21 @@ def order_news(
         customer_id=customer_id,
         body=text + "\n\n" + _link(f"/orders/{order_id}") + _signature(),
     )
+
+
+def order_news_of_batch(
+    _sender: Any, *, session: Session, changes: list[Any], **_extra: Any
+) -> None:
+    """``order_news`` for each order of a batch of the ERP import."""
+    for change in changes:
+        order_news(
+            None,
+            session=session,
+            order_id=change.order_id,
+            customer_id=change.customer_id,
+            old=change.old,
+            new=change.new,
+        )
 
 
 def key_alert(
@@ -181,6 +201,7 @@ def colleague_invitation(
 
 def connect() -> None:
     order_status_changed.connect(order_news)
+    order_statuses_changed.connect(order_news_of_batch)
     statement_act_requested.connect(statement_act_task)
     key_needs_attention.connect(key_alert)
     invitation_email_requested.connect(colleague_invitation)

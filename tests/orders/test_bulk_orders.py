@@ -48,14 +48,22 @@ def _order(customer_id, external, status="new", **change):
 
 @pytest.fixture
 def announced():
+    """The status changes announced, one batch signal per ``upsert_orders`` call."""
     seen = []
+    batches = []
 
     def receiver(_sender, **kw):
-        seen.append((kw["old"], kw["new"], kw["amount"], kw["customer_id"]))
+        batches.append(kw["changes"])
+        seen.extend((c.old, c.new, c.amount, c.customer_id) for c in kw["changes"])
 
-    signals.order_status_changed.connect(receiver)
+    def single(_sender, **_kw):
+        raise AssertionError("upsert_orders announces its batch with one signal")
+
+    signals.order_statuses_changed.connect(receiver)
+    signals.order_status_changed.connect(single)
     yield seen
-    signals.order_status_changed.disconnect(receiver)
+    signals.order_statuses_changed.disconnect(receiver)
+    signals.order_status_changed.disconnect(single)
 
 
 def test_creates_orders_with_lines_timeline_and_signals(db, catalog, announced):
@@ -74,6 +82,7 @@ def test_creates_orders_with_lines_timeline_and_signals(db, catalog, announced):
     events = db.scalars(select(OrderStatusEvent).where(OrderStatusEvent.order_id == order.id))
     assert [(e.status, e.occurred_at) for e in events] == [("new", PLACED)]
     assert announced == [(None, "new", D("50.00"), customer.id)] * 2
+    assert all(isinstance(order_id, int) for order_id in batch.ids.values())
     detail = services.get_order(db, customer.id, order.id)
     assert detail.order.number == "№a"
 
@@ -210,3 +219,20 @@ def test_shipments_in_a_batch_created_updated_and_refused(db, catalog):
     assert services.upsert_shipments(db, [S(order_id, "s1", "ОТГ-1", "delivered")]).ids
     assert db.scalar(select(func.count()).select_from(ShipmentEvent)) == 2
     assert db.scalar(select(func.count()).select_from(Shipment)) == 1
+
+
+def test_turnovers_of_many_customers_in_one_query(db, catalog):
+    first, second, idle = make_customer(db), make_customer(db), make_customer(db)
+    services.upsert_orders(
+        db,
+        [
+            _order(first.id, "t1", status="delivered"),
+            _order(first.id, "t2", status="delivered", total=D("70")),
+            _order(first.id, "t3", status="new"),  # not delivered: not turnover
+            _order(second.id, "t4", status="delivered"),
+        ],
+    )
+    since = PLACED - dt.timedelta(days=1)
+    turnovers = services.customer_turnovers(db, [first.id, second.id, idle.id], since)
+    assert turnovers == {first.id: D("120.00"), second.id: D("50.00"), idle.id: D("0.00")}
+    assert turnovers[first.id] == services.customer_turnover(db, first.id, since)

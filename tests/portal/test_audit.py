@@ -98,3 +98,19 @@ def test_concurrent_writers_keep_one_chain(app, db):
         thread.join()
     assert errors == []
     assert audit.verify_chain(db) == audit.ChainCheck(ok=True, rows=80)
+
+
+def test_a_batch_of_events_chains_like_one_by_one(db):
+    write_events(db, 2)
+    rows = audit.record_many(
+        db,
+        "test.batch",
+        audit.SYSTEM,
+        [(("customer", n), {"note": f"b{n}"}) for n in range(300)],
+    )
+    audit.record(db, "test.event", audit.SYSTEM, ("customer", 1), note="after")
+    db.commit()
+    assert [row.id for row in rows] == sorted(row.id for row in rows)
+    assert rows[1].prev_hash == rows[0].hash
+    result = audit.verify_chain(db)
+    assert result.ok and result.rows == 303
