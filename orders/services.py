@@ -9,7 +9,7 @@ bad data. Services flush but do not commit: the caller owns the unit of work.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
@@ -352,6 +352,24 @@ class ProductInput:
     active: bool = True
 
 
+def _accepted(
+    rows: Sequence[Any], rejected: dict[int, str], check: Callable[[Any], dict[str, Any]]
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """A batch's rows that ``check`` accepts, by external id, with their positions: a
+    refused row's reason goes to ``rejected`` under its position, and of two rows with
+    one external id the later wins (it is the ERP's newer word)."""
+    accepted: dict[str, tuple[int, dict[str, Any]]] = {}
+    for position, row in enumerate(rows):
+        try:
+            values = check(row)
+        except InvalidRecord as exc:
+            rejected[position] = exc.reason
+            continue
+        accepted.pop(values["external_id"], None)
+        accepted[values["external_id"]] = (position, values)
+    return accepted
+
+
 @dataclass
 class ProductBatch:
     """What ``upsert_products`` did: product ids and refusals by position in the input
@@ -402,15 +420,7 @@ def upsert_products(session: Session, rows: Sequence[ProductInput]) -> ProductBa
         if codes
         else []
     )
-    accepted: dict[str, tuple[int, dict[str, Any]]] = {}
-    for position, row in enumerate(rows):
-        try:
-            values = _checked_product(row, groups)
-        except InvalidRecord as exc:
-            batch.rejected[position] = exc.reason
-            continue
-        accepted.pop(values["external_id"], None)
-        accepted[values["external_id"]] = (position, values)
+    accepted = _accepted(rows, batch.rejected, lambda row: _checked_product(row, groups))
     if not accepted:
         return batch
     ids = dict(
@@ -1178,15 +1188,7 @@ def upsert_shipments(session: Session, rows: Sequence[ShipmentInput]) -> Shipmen
             )
         )
     }
-    accepted: dict[str, tuple[int, dict[str, Any]]] = {}
-    for position, row in enumerate(rows):
-        try:
-            values = _checked_shipment(row, customers)
-        except InvalidRecord as exc:
-            batch.rejected[position] = exc.reason
-            continue
-        accepted.pop(values["external_id"], None)
-        accepted[values["external_id"]] = (position, values)
+    accepted = _accepted(rows, batch.rejected, lambda row: _checked_shipment(row, customers))
     if not accepted:
         return batch
     table, moment = Shipment.__table__, now()
@@ -1374,15 +1376,11 @@ def upsert_payments(session: Session, rows: Sequence[PaymentInput]) -> PaymentBa
         )
     }
     moment = now()
-    accepted: dict[str, tuple[int, dict[str, Any]]] = {}
-    for position, row in enumerate(rows):
-        try:
-            values = _checked_payment(row, customers, orders, documents, existing, moment)
-        except InvalidRecord as exc:
-            batch.rejected[position] = exc.reason
-            continue
-        accepted.pop(values["external_id"], None)
-        accepted[values["external_id"]] = (position, values)
+    accepted = _accepted(
+        rows,
+        batch.rejected,
+        lambda row: _checked_payment(row, customers, orders, documents, existing, moment),
+    )
     if not accepted:
         return batch
     table = Payment.__table__
