@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from portal.db import is_postgresql
 from portal.models import ExternalRef
 
 _TABLE = ExternalRef.__table__
@@ -45,10 +46,6 @@ class ChangedRef(NamedTuple):
     local_id: int
     content_hash: str | None
     source_version: str | None
-
-
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _pages(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

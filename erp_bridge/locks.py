@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.clock import now
+from portal.db import is_postgresql
 
 from .models import StreamLease
 
@@ -101,7 +102,7 @@ def take_lease(session: Session, name: str, me: str) -> None:
 
 def renew_lease(session: Session, name: str) -> None:
     """Called with each committed chunk (SQLite only): the lease lives while work goes on."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return
     lease = session.scalar(select(StreamLease).where(StreamLease.name == name))
     if lease is not None and lease.holder == holder_name():

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, freshness
 from portal.clock import now
+from portal.db import is_postgresql
 from portal.models import ExternalRef
 
 from . import bindings
@@ -357,7 +358,7 @@ class Importer:
             return
         match = (
             DeadLetter.external_id == any_(cast(ids, ARRAY(String)))
-            if self.session.get_bind().dialect.name == "postgresql"
+            if is_postgresql(self.session)
             else DeadLetter.external_id.in_(ids)
         )
         self.session.execute(
@@ -389,7 +390,7 @@ class Importer:
     def _mark_seen(self, entity: str, ids: list[str]) -> None:
         if not ids:
             return
-        if self.session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(self.session):
             self.session.execute(
                 _SEEN_PG, {"run_id": self.run.id, "entity": entity, "externals": ids}
             )
@@ -541,7 +542,7 @@ def deactivate_unseen(session: Session, run: SyncRun, entity: str) -> int:
     handler = handler_for(entity)
     if handler.deactivate is None:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         # The run has just filled erp_seen with up to millions of rows the planner has no
         # statistics of yet: without them it loops over the whole table for every binding
         # (35 s for 10,000 products). ANALYZE samples it in milliseconds.

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.db import is_postgresql
 from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, Setting
 
@@ -817,7 +818,7 @@ class DeliveredOrder:
 def _among(session: Session, column: Any, values: Iterable[Any]) -> Any:
     """SQL: ``column`` is one of ``values`` (one array parameter on PostgreSQL)."""
     values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return column == any_(cast(values, ARRAY(column.type)))
     return column.in_(values)
 
@@ -1296,7 +1297,7 @@ def _expire_batch(session: Session, lot_ids: list[int], customer_ids: set[int]) 
         .order_by(LoyaltyAccount.customer_id)
         .with_for_update()
     ).all()
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return _expire_batch_postgresql(session, lot_ids)
     lots = session.execute(
         select(

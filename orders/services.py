@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from portal import runtime_settings
 from portal.clock import now
+from portal.db import is_postgresql
 from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, Staff
 
@@ -213,14 +214,10 @@ def _decode_name_cursor(cursor: str | None) -> tuple[str, int] | None:
 # time, which psycopg splits in Python and the server plans anew. SQLite gets executemany.
 
 
-def _is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _among(session: Session, column: Any, values: Iterable[Any]) -> Any:
     """SQL: ``column`` is one of ``values``."""
     values = list(values)
-    if _is_postgresql(session):
+    if is_postgresql(session):
         return column == any_(cast(values, ARRAY(column.type)))
     return column.in_(values)
 
@@ -243,7 +240,7 @@ def _insert_many(
     if not rows:
         return []
     keys = list(rows[0])
-    if _is_postgresql(session):
+    if is_postgresql(session):
         names, unnest = _arrays(session, table, keys)
         # Only the table's own column names (``table.c`` refuses others) enter the text.
         sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM {unnest}"  # noqa: S608
@@ -265,7 +262,7 @@ def _update_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
         return
     keys = list(rows[0])
     values = [key for key in keys if key != "id"]
-    if _is_postgresql(session):
+    if is_postgresql(session):
         names, unnest = _arrays(session, table, keys)
         quote = session.get_bind().dialect.identifier_preparer.quote
         assignments = ", ".join(f"{quote(key)} = u.{quote(key)}" for key in values)
@@ -570,7 +567,7 @@ def _write_prices(session: Session, rows: list[dict[str, Any]], moment: dt.datet
 
     RETURNING names the rows written (a price the WHERE left alone is not among them):
     the driver's rowcount of such a batch is not dependable."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         written = session.execute(
             _PRICE_UPSERT_PG,
             {

@@ -20,7 +20,7 @@ from sqlalchemy import Index, String, Text, bindparam, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.clock import now
-from portal.db import Base, UTCDateTime
+from portal.db import Base, UTCDateTime, is_postgresql
 
 GENESIS = "0" * 64
 
@@ -70,25 +70,9 @@ def record(
     """Append one event to the log in the session's transaction."""
     if ip is None and has_request_context():
         ip = request.remote_addr
-    if has_request_context() and "key_id" not in details:
-        # The signed-in person's own actions name the key they signed in with (set by the
-        # auth package's request loader): "who did it" inside a customer company.
-        via = g.get("audit_via")
-        if via and via[2] is not None and (actor.kind, actor.id) == (via[0], via[1]):
-            details["key_id"] = via[2]
-    fields: dict[str, Any] = {
-        "occurred_at": now(),
-        "event": event,
-        "outcome": outcome,
-        "actor_kind": actor.kind,
-        "actor_id": actor.id,
-        "subject_kind": subject[0] if subject else None,
-        "subject_id": subject[1] if subject else None,
-        "ip": ip,
-        "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
-    }
+    fields = _fields(event, actor, subject, details, outcome, ip)
     session.flush()  # what the caller added first, as when the event row was flushed with it
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         row_id, prev_hash, row_hash = _append_postgresql(session, fields)
     else:
         row_id, prev_hash, row_hash = _append(session, fields)
@@ -113,10 +97,7 @@ def _append_postgresql(session: Session, fields: dict[str, Any]) -> tuple[int, s
 
 def _append(session: Session, fields: dict[str, Any]) -> tuple[int, str, str]:
     """SQLite: one writer at a time already; the previous hash read, the row hashed here."""
-    last = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    prev_hash = last or GENESIS
+    prev_hash = _chain_end(session)
     row_hash = _digest(prev_hash, _tail(fields))
     row_id = session.execute(
         insert(AuditEvent).returning(AuditEvent.id),
@@ -140,38 +121,55 @@ def record_many(
     if not items:
         return []
     _lock_chain(session)
-    last = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    last = _chain_end(session)
     if ip is None and has_request_context():
         ip = request.remote_addr
     rows = []
-    for subject, given in items:
-        details = dict(given)
-        if has_request_context() and "key_id" not in details:
-            # The signed-in person's own actions name the key they signed in with (set by
-            # the auth package's request loader): "who did it" inside a customer company.
-            via = g.get("audit_via")
-            if via and via[2] is not None and (actor.kind, actor.id) == (via[0], via[1]):
-                details["key_id"] = via[2]
-        row = AuditEvent(
-            occurred_at=now(),
-            event=event,
-            outcome=outcome,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            subject_kind=subject[0] if subject else None,
-            subject_id=subject[1] if subject else None,
-            ip=ip,
-            details=json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
-            prev_hash=last or GENESIS,
-        )
-        row.hash = last = _row_hash(row)
+    for subject, details in items:
+        fields = _fields(event, actor, subject, dict(details), outcome, ip)
+        row = AuditEvent(**fields, prev_hash=last, hash=_digest(last, _tail(fields)))
+        last = row.hash
         rows.append(row)
     # The ORM inserts the rows in this order, so their ids follow the chain.
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def _fields(
+    event: str,
+    actor: Actor,
+    subject: tuple[str, int | None] | None,
+    details: dict[str, Any],
+    outcome: str,
+    ip: str | None,
+) -> dict[str, Any]:
+    """An event's columns, all but its place in the chain (``details`` may gain the key)."""
+    if has_request_context() and "key_id" not in details:
+        # The signed-in person's own actions name the key they signed in with (set by the
+        # auth package's request loader): "who did it" inside a customer company.
+        via = g.get("audit_via")
+        if via and via[2] is not None and (actor.kind, actor.id) == (via[0], via[1]):
+            details["key_id"] = via[2]
+    return {
+        "occurred_at": now(),
+        "event": event,
+        "outcome": outcome,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "subject_kind": subject[0] if subject else None,
+        "subject_id": subject[1] if subject else None,
+        "ip": ip,
+        "details": json.dumps(details, sort_keys=True, ensure_ascii=False, default=str),
+    }
+
+
+def _chain_end(session: Session) -> str:
+    """The hash the next row chains onto: the last row's, or the genesis value."""
+    last = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return last or GENESIS
 
 
 def _lock_chain(session: Session) -> None:
@@ -180,7 +178,7 @@ def _lock_chain(session: Session) -> None:
     PostgreSQL: the transaction-scoped advisory lock that ``portal_audit_append`` takes too.
     SQLite allows one writer at a time already.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(7243001)"))
 
 

@@ -82,6 +82,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800, pool_use_lifo=True)
 
 
+def is_postgresql(session: Session) -> bool:
+    """Whether ``session`` talks to PostgreSQL (its set-based and locking paths), not SQLite."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

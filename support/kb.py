@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from portal import audit
+from portal.db import is_postgresql
 
 from .models import Article
 
@@ -70,7 +71,7 @@ def search(session: Session, query: str, limit: int = 5) -> list[Article]:
     if not words:
         return []
     base = select(Article).where(Article.published.is_(True))
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         tsquery = " & ".join(f"{w}:*" for w in words)
         vector = func.to_tsvector(text("'russian'"), Article.search_text)
         match = func.to_tsquery(text("'russian'"), tsquery)
