@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from portal import runtime_settings
 from portal.clock import now
@@ -1994,11 +1994,39 @@ class Counted:
 
 
 @dataclass(frozen=True)
+class OpenOrder:
+    """A line of the dashboard's "orders under way"."""
+
+    id: int
+    number: str
+    placed_at: dt.datetime
+    status: OrderStatus
+    total: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class ShipmentOnWay:
+    """A line of the dashboard's "on the way to you"."""
+
+    id: int
+    number: str
+    order_number: str
+    carrier: str | None
+    tracking_url: str | None
+    expected_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class UnderWay:
     """The dashboard's orders under way and shipments on the way, each with its count."""
 
     orders: Counted
     shipments: Counted
+
+
+_OPEN_ORDER_COLUMNS = ("id", "number", "placed_at", "status", "total", "currency")
+_ON_WAY_COLUMNS = ("id", "number", "order_number", "carrier", "tracking_url", "expected_at")
 
 
 def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
@@ -2008,22 +2036,34 @@ def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
     list may be the longer). A shipment still on the way is listed whatever its order's
     status says: the ERP may close an order before the carrier delivers."""
     rows = session.execute(_under_way_query(), {"customer_id": customer_id, "limit": limit}).all()
-    orders = [row[0] for row in rows if row[0] is not None and row[1] is not None]
-    shipments = [(row[2], row[3]) for row in rows if row[2] is not None and row[4] is not None]
-    order_total = next((row[1] for row in rows if row[1] is not None), 0)
-    shipment_total = next((row[4] for row in rows if row[4] is not None), 0)
+    orders, shipments = [], []
+    order_total = shipment_total = 0
+    for row in rows:
+        if row.orders_total is not None:
+            orders.append(OpenOrder(*(getattr(row, f"o_{name}") for name in _OPEN_ORDER_COLUMNS)))
+            order_total = row.orders_total
+        if row.shipments_total is not None:
+            shipments.append(
+                ShipmentOnWay(*(getattr(row, f"s_{name}") for name in _ON_WAY_COLUMNS))
+            )
+            shipment_total = row.shipments_total
     return UnderWay(Counted(orders, order_total), Counted(shipments, shipment_total))
 
 
 @cache
 def _under_way_query() -> Select[Any]:
     # Built once (every dashboard runs it): subqueries are costly to assemble in Python.
+    # Plain columns, not ORM entities aliased to the subqueries: the ORM adapts an aliased
+    # entity's columns when it first compiles the statement, and under concurrent first
+    # requests that adaptation once left a column on the base table (a cartesian product
+    # with every order in the database). Plain columns leave nothing to adapt.
     customer_id, limit = bindparam("customer_id"), bindparam("limit")
-    newest_first = (Order.placed_at.desc(), Order.id.desc())
     ranked_orders = (
         select(
-            Order,
-            func.row_number().over(order_by=newest_first).label("rank"),
+            *(getattr(Order, name) for name in _OPEN_ORDER_COLUMNS),
+            func.row_number()
+            .over(order_by=(Order.placed_at.desc(), Order.id.desc()))
+            .label("rank"),
             func.count().over().label("orders_total"),
         )
         .where(Order.customer_id == customer_id, Order.status.in_(OPEN_STATUSES))
@@ -2031,8 +2071,12 @@ def _under_way_query() -> Select[Any]:
     )
     ranked_shipments = (
         select(
-            Shipment,
+            Shipment.id,
+            Shipment.number,
             Order.number.label("order_number"),
+            Shipment.carrier,
+            Shipment.tracking_url,
+            Shipment.expected_at,
             func.row_number().over(order_by=(Shipment.expected_at, Shipment.id)).label("rank"),
             func.count().over().label("shipments_total"),
         )
@@ -2050,10 +2094,9 @@ def _under_way_query() -> Select[Any]:
     )
     return (
         select(
-            aliased(Order, open_orders),
+            *(open_orders.c[name].label(f"o_{name}") for name in _OPEN_ORDER_COLUMNS),
             open_orders.c.orders_total,
-            aliased(Shipment, in_transit),
-            in_transit.c.order_number,
+            *(in_transit.c[name].label(f"s_{name}") for name in _ON_WAY_COLUMNS),
             in_transit.c.shipments_total,
         )
         .select_from(open_orders)

@@ -384,7 +384,7 @@ def test_under_way_lists_open_orders_and_shipments_on_the_way_each_with_its_coun
     assert found.orders.total == 7
     assert [o.id for o in found.orders.items] == open_ids[::-1][:5]  # newest first
     assert found.shipments.total == 2  # fewer shipments than orders: the join is full
-    numbers = {s.id: number for s, number in found.shipments.items}
+    numbers = {s.id: s.order_number for s in found.shipments.items}
     assert numbers.keys() == {late, on_way}
     assert numbers[late] == services.get_order(db, customer.id, delivered).order.number
 
