@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any
 
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -99,6 +99,7 @@ def init_app(app: Flask, url: str) -> None:
     engine = make_engine(url)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.after_request(_end_read_transaction)
     app.teardown_appcontext(_close_session)
 
 
@@ -125,6 +126,32 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Methods that change nothing by HTTP's rules: what they write (a session's last-seen time,
+# an audit row) they commit themselves, at once.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _end_read_transaction(response: Response) -> Response:
+    """End a successful page view's transaction with COMMIT rather than closing's ROLLBACK.
+
+    To the database the two are the same for a transaction that only read. To psycopg they
+    are not: a rollback makes it forget the connection's prepared statements, so when every
+    page view ended in one, no query ever reached the executions after which psycopg
+    prepares it, and PostgreSQL parsed and planned every query anew (about 0.5 ms of its CPU
+    each, more than running it). A failed request (status 400 and up) still rolls back, and
+    so does every other method.
+    """
+    session = g.get("db_session")
+    if (
+        session is not None
+        and response.status_code < 400
+        and request.method in _SAFE_METHODS
+        and session.in_transaction()
+    ):
+        session.commit()
+    return response
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -1,0 +1,69 @@
+"""How a request's transaction ends: what a failed request or a POST left uncommitted is
+rolled back, and on PostgreSQL page views keep their prepared statements."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, abort
+from sqlalchemy import select, text
+
+from portal import create_app
+from portal.db import engine, get_session
+from portal.models import Customer
+from tests.conftest import make_test_settings
+
+
+@pytest.fixture
+def probe_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, app: Flask) -> Flask:
+    """An app of its own (the shared one is already serving), with routes that write
+    without committing. ``app`` is asked for so that the tables are emptied afterwards."""
+    settings = make_test_settings(tmp_path_factory.mktemp("probe"), database_url)
+    probe = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False}, settings)
+
+    def add_customer(number: str) -> None:
+        get_session().add(Customer(number=number, name="ООО «Проба»", email="p@example.ru"))
+        get_session().flush()
+
+    @probe.get("/_probe/fail")
+    def failing_read():
+        add_customer("P-FAIL")
+        abort(422)
+
+    @probe.post("/_probe/post")
+    def post_without_commit():
+        add_customer("P-POST")
+        return "done"
+
+    @probe.get("/_probe/read")
+    def read():
+        get_session().execute(select(Customer.id).where(Customer.number == "P-none")).all()
+        return "read"
+
+    yield probe
+    probe.extensions["db_engine"].dispose()
+
+
+def _numbers(application: Flask) -> set[str]:
+    with application.app_context():
+        return set(get_session().scalars(select(Customer.number)))
+
+
+def test_what_a_failed_page_view_or_a_post_left_uncommitted_is_rolled_back(probe_app):
+    client = probe_app.test_client()
+    assert client.get("/_probe/fail").status_code == 422
+    assert client.post("/_probe/post").status_code == 200
+    assert _numbers(probe_app) == set()
+
+
+def test_page_views_keep_their_queries_prepared_on_postgresql(probe_app, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("prepared statements are PostgreSQL's")
+    client = probe_app.test_client()
+    # psycopg prepares a query at its fifth execution on a connection, and forgets them all
+    # on a rollback: a page view must not end in one.
+    for _ in range(6):
+        assert client.get("/_probe/read").status_code == 200
+    with probe_app.app_context(), engine().connect() as connection:
+        # One request at a time: the pool hands back the connection the views used.
+        prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements"))
+        assert any("customer.number" in statement for (statement,) in prepared)
