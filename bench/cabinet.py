@@ -312,6 +312,32 @@ def load(url: str, customers: int, orders: int, seed: int = 7) -> list[int]:
     return rng.sample(range(1, customers + 1), min(SIGNED_IN, customers))
 
 
+def renew_sessions(url: str) -> list[str]:
+    """New tokens for the live sessions of a kept database (the table holds only hashes)."""
+    import psycopg
+
+    from auth.sessions import hash_token
+
+    now = dt.datetime.now(dt.UTC)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM auth_session WHERE principal_kind = 'customer' ORDER BY id"
+            )
+        ]
+        tokens = [secrets.token_urlsafe(32) for _ in ids]
+        conn.cursor().executemany(
+            "UPDATE auth_session SET token_hash = %s, last_seen_at = %s, expires_at = %s, "
+            "ended_at = NULL, end_reason = NULL WHERE id = %s",
+            [
+                (hash_token(token), now, now + dt.timedelta(hours=8), sid)
+                for token, sid in zip(tokens, ids, strict=True)
+            ],
+        )
+    return tokens
+
+
 def open_sessions(url: str, customer_ids: list[int]) -> list[str]:
     """A live session per customer, written as the auth package writes it: each customer's
     owner (a person, with a company membership) is the one signed in."""
@@ -452,22 +478,29 @@ def main() -> None:
 
     customers = max(10, int(FULL_CUSTOMERS * args.scale))
     orders = max(100, int(FULL_ORDERS * args.scale))
-    name = f"bench_cabinet_{os.getpid()}"
+    name = args.database or f"bench_cabinet_{os.getpid()}"
+    keep = args.keep or bool(args.database)
     base = args.pg.rsplit("/", 1)[0]
     url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    with psycopg.connect(args.pg, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    if not args.database:
+        with psycopg.connect(args.pg, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
     server = None
     try:
-        print(
-            f"database {name}: migrating, then loading {customers} customers, {orders} orders",
-            flush=True,
-        )
-        started = time.perf_counter()
-        migrate.upgrade(url)
-        signed = load(url, customers, orders)
-        tokens = open_sessions(url, signed)
-        print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.database:
+            print(f"database {name}: kept by an earlier run, migrating to head", flush=True)
+            migrate.upgrade(url)
+            tokens = renew_sessions(url)
+        else:
+            print(
+                f"database {name}: migrating, then loading {customers} customers, {orders} orders",
+                flush=True,
+            )
+            started = time.perf_counter()
+            migrate.upgrade(url)
+            signed = load(url, customers, orders)
+            tokens = open_sessions(url, signed)
+            print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
         port = _free_port()
         instance = Path(f"/tmp/{name}")
@@ -535,7 +568,7 @@ def main() -> None:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-        if not args.keep:
+        if not keep:
             with psycopg.connect(args.pg, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
