@@ -19,7 +19,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, runtime_settings
 from portal.clock import now
-from portal.db import is_postgresql
+from portal.db import is_postgresql, prebuilt
 from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, Setting
 
@@ -1113,7 +1112,7 @@ def summary(session: Session, customer_id: int) -> Summary:
     )
 
 
-@cache
+@prebuilt
 def _summary_query() -> Select[Any]:
     # Built once (every dashboard runs it): a dozen subqueries are costly to assemble.
     customer_id, start = bindparam("customer_id"), bindparam("start", type_=Date)

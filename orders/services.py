@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from portal import runtime_settings
 from portal.clock import now
-from portal.db import is_postgresql
+from portal.db import is_postgresql, prebuilt
 from portal.i18n import lazy_gettext as _l
 from portal.models import Customer, Staff
 
@@ -2050,7 +2049,7 @@ def under_way(session: Session, customer_id: int, limit: int = 5) -> UnderWay:
     return UnderWay(Counted(orders, order_total), Counted(shipments, shipment_total))
 
 
-@cache
+@prebuilt
 def _under_way_query() -> Select[Any]:
     # Built once (every dashboard runs it): subqueries are costly to assemble in Python.
     # Plain columns, not ORM entities aliased to the subqueries: the ORM adapts an aliased
@@ -2112,7 +2111,7 @@ def open_reorders(session: Session, customer_id: int, limit: int = 5) -> Counted
     return Counted([row[0] for row in found], found[0][1] if found else 0)
 
 
-@cache
+@prebuilt
 def _open_reorders_query() -> Select[Any]:
     # Built once: every dashboard runs it.
     return (
@@ -2132,7 +2131,7 @@ def assigned_manager(session: Session, customer_id: int) -> ManagerContact | Non
     return ManagerContact(*row) if row else None
 
 
-@cache
+@prebuilt
 def _manager_query() -> Select[Any]:
     # Built once: every dashboard runs it.
     return (

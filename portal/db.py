@@ -7,10 +7,12 @@ which opens one lazily for the request and closes it on teardown.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy import (
@@ -25,6 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.sql import Executable
+
+_Statement = TypeVar("_Statement", bound=Executable)
 
 # Stable constraint names, so that migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -80,6 +85,32 @@ def make_engine(url: str) -> Engine:
     # No pre-ping: it costs a round trip on every request. Connections are recycled instead,
     # and a connection the server dropped is discarded by the pool on its first error.
     return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800, pool_use_lifo=True)
+
+
+def prebuilt(build: Callable[[], _Statement]) -> Callable[[], _Statement]:
+    """A hot statement, built once with ``bindparam`` placeholders and shared by every
+    thread: assembling a statement costs more CPU than PostgreSQL spends running it.
+
+    It is built and compiled under a lock before any thread gets it. SQLAlchemy fills some
+    of a statement's indexes on its first compilation, and not thread-safely (2.1.9,
+    ``ColumnCollection._init_proxy_index``): threads compiling a fresh shared statement at
+    once can find a column missing and leave it on its base table. That once made the
+    dashboard a cartesian product with every order in the database.
+    """
+    lock = threading.Lock()
+    built: list[_Statement] = []
+
+    @functools.wraps(build)
+    def statement() -> _Statement:
+        if not built:
+            with lock:
+                if not built:
+                    fresh = build()
+                    fresh.compile()  # type: ignore[attr-defined]  # fills the lazy indexes
+                    built.append(fresh)
+        return built[0]
+
+    return statement
 
 
 def is_postgresql(session: Session) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cache
 from typing import Any
 
 from flask_babel import force_locale
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session, raiseload
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.db import prebuilt
 from portal.i18n import gettext as _
 from portal.models import Customer, Interaction
 
@@ -334,7 +334,7 @@ def recent_for_customer(session: Session, customer_id: int, days: int = 7) -> li
     return list(session.scalars(_recent_query(), {"customer_id": customer_id, "since": since}))
 
 
-@cache
+@prebuilt
 def _recent_query() -> Select[Any]:
     # Built once: every dashboard runs it.
     return (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, or_, select
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, raiseload, selectinload
 
 from portal import audit, runtime_settings
 from portal.clock import now
+from portal.db import prebuilt
 from portal.i18n import gettext as _
 from portal.models import Customer, Staff, StaffRole
 
@@ -663,7 +663,7 @@ def customer_summary(session: Session, customer_id: int) -> list[Ticket]:
     return list(session.scalars(_summary_query(), {"customer_id": customer_id, "since": since}))
 
 
-@cache
+@prebuilt
 def _summary_query() -> Select[Any]:
     # Built once: every dashboard runs it.
     return (
