@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 from babel import Locale
 from babel.messages.mofile import write_mo
@@ -39,22 +40,40 @@ _BY_LOCALE: dict[Locale, NullTranslations] = {}
 _NAMES: dict[Locale, str] = {}
 
 
-def _chosen(attribute: str) -> object | None:
-    """What Flask-Babel chose for this context (``babel_locale``, ``babel_tzinfo``), read
-    straight from where it keeps it; None until it has chosen (or outside a context)."""
+def _babel_state() -> SimpleNamespace | None:
+    """Where Flask-Babel keeps what it chose for this context (``babel_locale``,
+    ``babel_tzinfo``; ``force_locale`` swaps the locale there), or None outside one."""
     if not has_app_context():
         return None
-    return getattr(g.get("_flask_babel"), attribute, None)
+    return g.get("_flask_babel")
+
+
+def _chosen(attribute: str) -> object | None:
+    """What Flask-Babel chose for this context; None until it has chosen."""
+    return getattr(_babel_state(), attribute, None)
+
+
+# A page asks for the locale's name and catalog a hundred times. Babel's Locale hashes and
+# compares slowly, so each answer is also kept beside the locale object it was worked out
+# for, and reused while that very object is in force (force_locale puts another one there).
 
 
 def locale_name() -> str:
     """The locale in force as text ("ru"), for filters that format many values a page."""
-    locale = _chosen("babel_locale") or get_locale()
+    state = _babel_state()
+    locale = getattr(state, "babel_locale", None)
+    kept = getattr(state, "portal_locale_name", None)
+    if kept is not None and kept[0] is locale:
+        return kept[1]
     if locale is None:
-        return "ru"
+        locale = get_locale()
+        if locale is None:
+            return "ru"
     name = _NAMES.get(locale)
     if name is None:
         name = _NAMES[locale] = str(locale)
+    if state is not None:
+        state.portal_locale_name = (locale, name)
     return name
 
 
@@ -70,12 +89,17 @@ def _translations() -> NullTranslations:
     on every call, about 25 µs; a page calls it dozens of times. The catalogs never change
     while the process runs, so each locale's is looked up once.
     """
-    locale = _chosen("babel_locale")
+    state = _babel_state()
+    locale = getattr(state, "babel_locale", None)
     if locale is None:  # not chosen yet in this context: Flask-Babel chooses it
         return get_translations()
+    kept = getattr(state, "portal_catalog", None)
+    if kept is not None and kept[0] is locale:
+        return kept[1]
     found = _BY_LOCALE.get(locale)
     if found is None:
         found = _BY_LOCALE[locale] = get_translations()
+    state.portal_catalog = (locale, found)  # type: ignore[union-attr]
     return found
 
 
