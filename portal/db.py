@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -24,8 +24,10 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.sql import Executable
 
@@ -130,7 +132,7 @@ def init_app(app: Flask, url: str) -> None:
     engine = make_engine(url)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
-    app.after_request(_end_read_transaction)
+    app.after_request(_end_read_only_transaction)
     app.teardown_appcontext(_close_session)
 
 
@@ -159,28 +161,32 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-# Methods that change nothing by HTTP's rules: what they write (a session's last-seen time,
-# an audit row) they commit themselves, at once.
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Whether the transaction has written anything: PostgreSQL gives it an id at its first
+# write (a row lock included), and not before.
+_WROTE = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 
 
-def _end_read_transaction(response: Response) -> Response:
-    """End a successful page view's transaction with COMMIT rather than closing's ROLLBACK.
+def _end_read_only_transaction(response: Response) -> Response:
+    """End a request's transaction that wrote nothing with COMMIT, not closing's ROLLBACK.
 
-    To the database the two are the same for a transaction that only read. To psycopg they
-    are not: a rollback makes it forget the connection's prepared statements, so when every
-    page view ended in one, no query ever reached the executions after which psycopg
-    prepares it, and PostgreSQL parsed and planned every query anew (about 0.5 ms of its CPU
-    each, more than running it). A failed request (status 400 and up) still rolls back, and
-    so does every other method.
+    To PostgreSQL the two are the same for such a transaction. To psycopg they are not: a
+    rollback makes it forget the connection's prepared statements, so when every request
+    ended in one, no query ever reached the fifth execution after which psycopg prepares
+    it, and PostgreSQL parsed and planned every query anew (about 0.5 ms of its CPU each,
+    more than running it). A transaction that wrote and was not committed is rolled back
+    on closing, as before. SQLite prepares nothing of the kind.
     """
     session = g.get("db_session")
-    if (
-        session is not None
-        and response.status_code < 400
-        and request.method in _SAFE_METHODS
-        and session.in_transaction()
-    ):
+    if session is None or not is_postgresql(session):
+        return response
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active:
+        return response
+    try:
+        wrote = session.execute(_WROTE).scalar_one()
+    except SQLAlchemyError:  # the transaction failed earlier: closing rolls it back
+        return response
+    if not wrote:
         session.commit()
     return response
 

@@ -1,11 +1,14 @@
-"""How a request's transaction ends: what a failed request or a POST left uncommitted is
-rolled back, and on PostgreSQL page views keep their prepared statements."""
+"""How a request's transaction ends: what it wrote and did not commit is rolled back, and
+on PostgreSQL requests that only read keep the connection's prepared statements."""
 
 from __future__ import annotations
+
+from contextlib import suppress
 
 import pytest
 from flask import Flask, abort
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal import create_app
 from portal.db import engine, get_session
@@ -24,6 +27,18 @@ def probe_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, app: 
         get_session().add(Customer(number=number, name="ООО «Проба»", email="p@example.ru"))
         get_session().flush()
 
+    @probe.get("/_probe/write")
+    def read_and_write_without_commit():
+        add_customer("P-GET")
+        return "done"
+
+    @probe.get("/_probe/broken")
+    def broken_transaction():
+        # The view answers anyway; its transaction is dead.
+        with suppress(SQLAlchemyError):
+            get_session().execute(text("SELECT no_such_column FROM customer"))
+        return "answered"
+
     @probe.get("/_probe/fail")
     def failing_read():
         add_customer("P-FAIL")
@@ -34,7 +49,7 @@ def probe_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, app: 
         add_customer("P-POST")
         return "done"
 
-    @probe.get("/_probe/read")
+    @probe.route("/_probe/read", methods=["GET", "POST"])
     def read():
         get_session().execute(select(Customer.id).where(Customer.number == "P-none")).all()
         return "read"
@@ -48,11 +63,20 @@ def _numbers(application: Flask) -> set[str]:
         return set(get_session().scalars(select(Customer.number)))
 
 
-def test_what_a_failed_page_view_or_a_post_left_uncommitted_is_rolled_back(probe_app):
+def test_what_a_request_wrote_and_did_not_commit_is_rolled_back(probe_app):
     client = probe_app.test_client()
+    assert client.get("/_probe/write").status_code == 200
     assert client.get("/_probe/fail").status_code == 422
     assert client.post("/_probe/post").status_code == 200
     assert _numbers(probe_app) == set()
+
+
+def test_a_request_whose_transaction_failed_still_gets_its_answer(probe_app):
+    client = probe_app.test_client()
+    response = client.get("/_probe/broken")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "answered"
+    assert client.get("/_probe/read").status_code == 200  # and the connection is sound
 
 
 def test_page_views_keep_their_queries_prepared_on_postgresql(probe_app, database_url):
@@ -60,9 +84,10 @@ def test_page_views_keep_their_queries_prepared_on_postgresql(probe_app, databas
         pytest.skip("prepared statements are PostgreSQL's")
     client = probe_app.test_client()
     # psycopg prepares a query at its fifth execution on a connection, and forgets them all
-    # on a rollback: a page view must not end in one.
-    for _ in range(6):
+    # on a rollback: a request that only read must not end in one, whatever its method.
+    for _ in range(3):
         assert client.get("/_probe/read").status_code == 200
+        assert client.post("/_probe/read").status_code == 200
     with probe_app.app_context(), engine().connect() as connection:
         # One request at a time: the pool hands back the connection the views used.
         prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements"))
