@@ -24,10 +24,8 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
-    text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.sql import Executable
 
@@ -86,7 +84,11 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping: it costs a round trip on every request. Connections are recycled instead,
     # and a connection the server dropped is discarded by the pool on its first error.
-    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800, pool_use_lifo=True)
+    engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800, pool_use_lifo=True)
+    event.listen(engine, "begin", _note_begin)
+    event.listen(engine, "before_cursor_execute", _note_statement)
+    event.listen(engine, "handle_error", _note_error)
+    return engine
 
 
 def prebuilt(build: Callable[[], _Statement]) -> Callable[[], _Statement]:
@@ -161,11 +163,6 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-# Whether the transaction has written anything: PostgreSQL gives it an id at its first
-# write (a row lock included), and not before.
-_WROTE = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
-
-
 def _end_read_only_transaction(response: Response) -> Response:
     """End a request's transaction that wrote nothing with COMMIT, not closing's ROLLBACK.
 
@@ -173,8 +170,8 @@ def _end_read_only_transaction(response: Response) -> Response:
     rollback makes it forget the connection's prepared statements, so when every request
     ended in one, no query ever reached the fifth execution after which psycopg prepares
     it, and PostgreSQL parsed and planned every query anew (about 0.5 ms of its CPU each,
-    more than running it). A transaction that wrote and was not committed is rolled back
-    on closing, as before. SQLite prepares nothing of the kind.
+    more than running it). A transaction that wrote (or failed) and was not committed is
+    rolled back on closing, as before. SQLite prepares nothing of the kind.
     """
     session = g.get("db_session")
     if session is None or not is_postgresql(session):
@@ -182,13 +179,45 @@ def _end_read_only_transaction(response: Response) -> Response:
     transaction = session.get_transaction()
     if transaction is None or not transaction.is_active:
         return response
-    try:
-        wrote = session.execute(_WROTE).scalar_one()
-    except SQLAlchemyError:  # the transaction failed earlier: closing rolls it back
-        return response
-    if not wrote:
+    if not session.connection().info.get(_WROTE, True):
         session.commit()
     return response
+
+
+# Kept in the connection's info from BEGIN on: whether the transaction may have written.
+_WROTE = "portal_transaction_wrote"
+
+
+def _note_begin(connection: Connection) -> None:
+    connection.info[_WROTE] = False
+
+
+def _note_statement(
+    connection: Connection,
+    _cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: ExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    # Only a compiled SELECT counts as a read. DML, DDL, plain SQL text (the audit append
+    # is a SELECT of a function that inserts) and anything else count as writes.
+    compiled = context.compiled if context is not None else None
+    if (
+        compiled is None
+        or context.isinsert  # type: ignore[union-attr]
+        or context.isupdate  # type: ignore[union-attr]
+        or context.isdelete  # type: ignore[union-attr]
+        or context.isddl  # type: ignore[union-attr]
+        or getattr(compiled, "isplaintext", False)
+    ):
+        connection.info[_WROTE] = True
+
+
+def _note_error(error: ExceptionContext) -> None:
+    # A failed statement leaves the transaction for closing to roll back.
+    if error.connection is not None:
+        error.connection.info[_WROTE] = True
 
 
 def _close_session(_exc: BaseException | None) -> None:
