@@ -32,7 +32,7 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 from flask import current_app, has_request_context, request
-from sqlalchemy import String, and_, bindparam, or_, select, update
+from sqlalchemy import String, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -229,9 +229,9 @@ class AssertedKey:
     staff_id: int | None
     contact_id: int | None
     status: str
-    # For a sign-in: this browser's row among the customer's known browsers (read with the
-    # key, see ``_KEY_BY_CREDENTIAL``); None when unknown or not asked for.
-    known_browser: devices.KnownRow | None = None
+    # For a customer's sign-in: the customer's known browsers as this browser sees them,
+    # read with the key (see ``_KEY_BY_CREDENTIAL``); None when not asked for.
+    browsers: devices.BrowserLookup | None = None
 
     @property
     def owner(self) -> Owner:
@@ -240,11 +240,12 @@ class AssertedKey:
 
 # The key with what decides whether it may open anything: its customer's or staff member's
 # state, the person's membership and, for a sign-in, whether the customer knows this browser
-# (``device_hash`` None matches no row). One round trip, plain Core columns (no ORM loading),
-# built once.
+# (``device_hash`` None matches no row) or any browser (the new-browser alert). One round
+# trip, plain Core columns (no ORM loading), built once.
 _KEYS = Key.__table__.c
 _MEMBERS = CompanyMember.__table__.c
 _BROWSERS = devices.KnownBrowser.__table__.c
+_ANY_BROWSER = devices.KnownBrowser.__table__.alias("any_browser").c
 _KEY_BY_CREDENTIAL = (
     select(
         _KEYS.id,
@@ -262,6 +263,9 @@ _KEY_BY_CREDENTIAL = (
         _BROWSERS.last_seen_at.label("browser_seen_at"),
         _BROWSERS.last_key_id.label("browser_key_id"),
         _BROWSERS.browser.label("browser_name"),
+        exists()
+        .where(_ANY_BROWSER.customer_id == _KEYS.customer_id)
+        .label("customer_has_browsers"),
     )
     .select_from(Key.__table__)
     .outerjoin(Customer.__table__, Customer.__table__.c.id == _KEYS.customer_id)
@@ -286,12 +290,19 @@ def _orm_key(db: Session, key: AssertedKey) -> Key:
 
 
 def assert_key(
-    db: Session, kind: str, browser: str, response: Any, *, device_token: str | None = None
+    db: Session,
+    kind: str,
+    browser: str,
+    response: Any,
+    *,
+    device_token: str | None = None,
+    sign_in: bool = False,
 ) -> tuple[AssertedKey, dict[str, Any]]:
     """Verify an assertion; the key it came from and the ceremony's context.
 
-    ``device_token``: the browser's device cookie, for a sign-in; the key then carries the
-    customer's known-browser row for it (``devices.note_sign_in`` needs no query of its own).
+    ``sign_in``: a customer's key then carries what ``devices.note_sign_in`` needs to know
+    of the customer's browsers (``device_token``: this browser's device cookie), so that
+    recording the browser needs no query of its own.
     """
     parsed: AuthenticationResponse = _parse(kind, response, AuthenticationResponse)
     consumed = challenges.consume(
@@ -311,17 +322,16 @@ def assert_key(
     if found is None:
         cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
         raise fail(db, "unknown_key", _unknown_key(), kind=kind, credential=cred_hash)
+    browsers = None
+    if sign_in and found.customer_id is not None:
+        known = None
+        if found.browser_id is not None:
+            known = devices.KnownRow(
+                found.browser_id, found.browser_seen_at, found.browser_key_id, found.browser_name
+            )
+        browsers = devices.BrowserLookup(known, bool(found.customer_has_browsers))
     key = AssertedKey(
-        found.id,
-        found.customer_id,
-        found.staff_id,
-        found.contact_id,
-        found.status,
-        devices.KnownRow(
-            found.browser_id, found.browser_seen_at, found.browser_key_id, found.browser_name
-        )
-        if found.browser_id is not None
-        else None,
+        found.id, found.customer_id, found.staff_id, found.contact_id, found.status, browsers
     )
     owner = key.owner
     if context.get("by_number") and key.customer_id != context.get("customer_id"):
@@ -486,9 +496,11 @@ def login_verify(
 ) -> AssertedKey:
     """The key that signed in; staff and customers alike (the key's owner tells which).
 
-    ``device_token``: the browser's device cookie (see ``AssertedKey.known_browser``).
+    ``device_token``: the browser's device cookie (see ``AssertedKey.browsers``).
     """
-    key, _context = assert_key(db, "login", browser, response, device_token=device_token)
+    key, _context = assert_key(
+        db, "login", browser, response, device_token=device_token, sign_in=True
+    )
     return key
 
 

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Response, current_app, request
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, bindparam, select, update
@@ -81,8 +80,13 @@ class KnownRow:
     browser: str
 
 
-# "Not looked up yet" for note_sign_in's ``known`` (None means: looked up, not known).
-NOT_READ: Any = object()
+@dataclass(frozen=True)
+class BrowserLookup:
+    """The customer's known browsers as a sign-in sees them, read by the caller (a sign-in
+    reads them with the key: ``ceremonies.AssertedKey.browsers``)."""
+
+    row: KnownRow | None  # this browser's row; None: not known (or no cookie)
+    customer_has_any: bool  # the customer signed in from some browser before
 
 
 def device_hash(token: str | None) -> str | None:
@@ -110,29 +114,31 @@ def note_sign_in(
     key_id: int,
     token: str | None,
     user_agent: str | None,
-    known: KnownRow | None = NOT_READ,
+    seen: BrowserLookup | None = None,
 ) -> SignInBrowser:
     """Record this browser for the customer; tells whether it is new (the caller commits).
 
-    ``known``: the browser's row, when the caller read it already (a sign-in reads it with
-    the key: ``ceremonies.AssertedKey.known_browser``), None if there is none; by default
-    it is read here. A known browser's row is written only when a day has passed since it
-    was last written, or when the key or the browser's version changed.
+    ``seen``: what the caller read already of the customer's known browsers; by default
+    they are read here. A known browser's row is written only when a day has passed since
+    it was last written, or when the key or the browser's version changed.
     """
     browser = summary(user_agent)[:100]
     moment = now()
     hashed = device_hash(token)
+    known_before = None if seen is None else seen.customer_has_any
     if hashed is None:
         # No cookie (or not one of ours): a new random one, which no row can know yet.
         token = secrets.token_urlsafe(32)
-        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
-    if known is NOT_READ:
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment, known_before)
+    if seen is None:
         found = db.execute(
             _KNOWN, {"customer_id": customer_id, "device_hash": hashed}
         ).one_or_none()
         known = KnownRow(*found) if found is not None else None
+    else:
+        known = seen.row
     if known is None:
-        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment, known_before)
     if _worth_writing(known, moment, key_id, browser):
         db.execute(
             update(KnownBrowser)
@@ -149,11 +155,23 @@ def _worth_writing(known: KnownRow, moment: dt.datetime, key_id: int, browser: s
 
 
 def _first_sign_in(
-    db: Session, customer_id: int, key_id: int, token: str, browser: str, moment: dt.datetime
+    db: Session,
+    customer_id: int,
+    key_id: int,
+    token: str,
+    browser: str,
+    moment: dt.datetime,
+    seen_before: bool | None = None,
 ) -> SignInBrowser:
-    seen_before = db.scalar(
-        select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
-    )
+    """Record a browser new to the customer; ``seen_before``: whether the customer had
+    another one (None: read it here)."""
+    if seen_before is None:
+        seen_before = (
+            db.scalar(
+                select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
+            )
+            is not None
+        )
     # The same new browser signing in twice at once: the second insert does nothing.
     added = db.scalar(
         _insert_once(db),
@@ -168,7 +186,7 @@ def _first_sign_in(
     )
     if added is None:
         return SignInBrowser(token, browser, new=False, alert=False)
-    return SignInBrowser(token, browser, new=True, alert=seen_before is not None)
+    return SignInBrowser(token, browser, new=True, alert=seen_before)
 
 
 _INSERT_ONCE: dict[str, Insert] = {}  # per dialect, built on first use

@@ -81,8 +81,8 @@ def _note_browser(
         key_id=key.id,
         token=devices.device_token(),
         user_agent=user_agent,
-        # A sign-in read the browser's row with the key; a new key's enrollment did not.
-        known=(key.known_browser if isinstance(key, ceremonies.AssertedKey) else devices.NOT_READ),
+        # A sign-in read the customer's browsers with the key; a new key's enrollment did not.
+        seen=key.browsers if isinstance(key, ceremonies.AssertedKey) else None,
     )
     if seen.alert:
         signals.new_browser_sign_in.send(
