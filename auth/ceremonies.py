@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from fido2.attestation.base import InvalidAttestation
@@ -31,16 +32,17 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 from flask import current_app, has_request_context, request
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import String, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from portal import audit
 from portal.clock import now
 from portal.i18n import gettext as _
 from portal.models import Contact, Customer, CustomerStatus, Staff
 
-from . import challenges, sessions, signals
+from . import challenges, devices, sessions, signals
 from .models import (
     AuthSession,
     CompanyMember,
@@ -213,19 +215,95 @@ def _request_options(
     return dict(options)
 
 
+@dataclass(frozen=True)
+class AssertedKey:
+    """The key an assertion was verified with, as the ceremony read it.
+
+    Plain values, not an ORM ``Key``: a successful ceremony writes nothing through it (the
+    counter is one Core UPDATE), and building an ORM object from the lookup costs about as
+    much as the lookup itself. Refusals that change the key load it (``_orm_key``).
+    """
+
+    id: int
+    customer_id: int | None
+    staff_id: int | None
+    contact_id: int | None
+    status: str
+    # For a customer's sign-in: the customer's known browsers as this browser sees them,
+    # read with the key (see ``_KEY_BY_CREDENTIAL``); None when not asked for.
+    browsers: devices.BrowserLookup | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner.of(self)
+
+
 # The key with what decides whether it may open anything: its customer's or staff member's
-# state and, for a customer's person, their membership; one round trip, built once.
+# state, the person's membership and, for a sign-in, whether the customer knows this browser
+# (``device_hash`` None matches no row) or any browser (the new-browser alert). One round
+# trip, plain Core columns (no ORM loading), built once.
+_KEYS = Key.__table__.c
+_MEMBERS = CompanyMember.__table__.c
+_BROWSERS = devices.KnownBrowser.__table__.c
+_ANY_BROWSER = devices.KnownBrowser.__table__.alias("any_browser").c
 _KEY_BY_CREDENTIAL = (
-    select(Key, Customer.status, Staff.is_active, CompanyMember)
-    .outerjoin(Customer, Customer.id == Key.customer_id)
-    .outerjoin(Staff, Staff.id == Key.staff_id)
-    .outerjoin(CompanyMember, CompanyMember.contact_id == Key.contact_id)
-    .where(Key.credential_id == bindparam("credential_id"))
+    select(
+        _KEYS.id,
+        _KEYS.customer_id,
+        _KEYS.staff_id,
+        _KEYS.contact_id,
+        _KEYS.credential_data,
+        _KEYS.status,
+        Customer.__table__.c.status.label("customer_status"),
+        Staff.__table__.c.is_active.label("staff_active"),
+        _MEMBERS.id.label("member_id"),
+        _MEMBERS.customer_id.label("member_customer"),
+        _MEMBERS.blocked_at.label("member_blocked_at"),
+        _BROWSERS.id.label("browser_id"),
+        _BROWSERS.last_seen_at.label("browser_seen_at"),
+        _BROWSERS.last_key_id.label("browser_key_id"),
+        _BROWSERS.browser.label("browser_name"),
+        exists()
+        .where(_ANY_BROWSER.customer_id == _KEYS.customer_id)
+        .label("customer_has_browsers"),
+    )
+    .select_from(Key.__table__)
+    .outerjoin(Customer.__table__, Customer.__table__.c.id == _KEYS.customer_id)
+    .outerjoin(Staff.__table__, Staff.__table__.c.id == _KEYS.staff_id)
+    .outerjoin(CompanyMember.__table__, _MEMBERS.contact_id == _KEYS.contact_id)
+    .outerjoin(
+        devices.KnownBrowser.__table__,
+        and_(
+            _BROWSERS.customer_id == _KEYS.customer_id,
+            _BROWSERS.device_hash == bindparam("device_hash", type_=String),
+        ),
+    )
+    .where(_KEYS.credential_id == bindparam("credential_id"))
 )
 
 
-def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key, dict[str, Any]]:
-    """Verify an assertion; the key it came from and the ceremony's context."""
+def _orm_key(db: Session, key: AssertedKey) -> Key:
+    """The ORM row of the key, for a refusal that changes it."""
+    row = db.get(Key, key.id)
+    assert row is not None  # keys are never deleted
+    return row
+
+
+def assert_key(
+    db: Session,
+    kind: str,
+    browser: str,
+    response: Any,
+    *,
+    device_token: str | None = None,
+    sign_in: bool = False,
+) -> tuple[AssertedKey, dict[str, Any]]:
+    """Verify an assertion; the key it came from and the ceremony's context.
+
+    ``sign_in``: a customer's key then carries what ``devices.note_sign_in`` needs to know
+    of the customer's browsers (``device_token``: this browser's device cookie), so that
+    recording the browser needs no query of its own.
+    """
     parsed: AuthenticationResponse = _parse(kind, response, AuthenticationResponse)
     consumed = challenges.consume(
         db, kind=kind, browser=browser, challenge=parsed.response.client_data.challenge
@@ -233,11 +311,28 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
     if consumed is None:
         raise fail(db, "challenge_invalid", _expired_message(), kind=kind)
     state, context = consumed
-    found = db.execute(_KEY_BY_CREDENTIAL, {"credential_id": parsed.raw_id}).one_or_none()
-    key, customer_status, staff_active, membership = found if found else (None,) * 4
-    if key is None:
+    found = (
+        db.connection()
+        .execute(
+            _KEY_BY_CREDENTIAL,
+            {"credential_id": parsed.raw_id, "device_hash": devices.device_hash(device_token)},
+        )
+        .one_or_none()
+    )
+    if found is None:
         cred_hash = hashlib.sha256(parsed.raw_id).hexdigest()[:16]
         raise fail(db, "unknown_key", _unknown_key(), kind=kind, credential=cred_hash)
+    browsers = None
+    if sign_in and found.customer_id is not None:
+        known = None
+        if found.browser_id is not None:
+            known = devices.KnownRow(
+                found.browser_id, found.browser_seen_at, found.browser_key_id, found.browser_name
+            )
+        browsers = devices.BrowserLookup(known, bool(found.customer_has_browsers))
+    key = AssertedKey(
+        found.id, found.customer_id, found.staff_id, found.contact_id, found.status, browsers
+    )
     owner = key.owner
     if context.get("by_number") and key.customer_id != context.get("customer_id"):
         raise fail(db, "unknown_key", _unknown_key(), kind=kind, key=key, wrong_customer=True)
@@ -245,10 +340,10 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
         raise fail(db, "unknown_key", _unknown_key(), kind=kind, key=key, wrong_owner=True)
     try:
         fido_server().authenticate_complete(
-            state, [AttestedCredentialData(key.credential_data)], parsed
+            state, [AttestedCredentialData(found.credential_data)], parsed
         )
     except ValueError as exc:
-        _count_failure(db, key)
+        _count_failure(db, _orm_key(db, key))
         if "verif" in str(exc) and "User" in str(exc):
             code, message = (
                 "user_verification_required",
@@ -269,8 +364,8 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
             key=key,
             owner=owner,
         )
-    if (key.customer_id is not None and customer_status != CustomerStatus.ACTIVE) or (
-        key.staff_id is not None and not staff_active
+    if (key.customer_id is not None and found.customer_status != CustomerStatus.ACTIVE) or (
+        key.staff_id is not None and not found.staff_active
     ):
         raise fail(
             db,
@@ -282,7 +377,9 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
             owner=owner,
         )
     person_shut_out = (
-        membership is None or membership.is_blocked or (membership.customer_id != key.customer_id)
+        found.member_id is None
+        or found.member_blocked_at is not None
+        or found.member_customer != key.customer_id
     )
     if key.customer_id is not None and person_shut_out:
         raise fail(
@@ -295,8 +392,8 @@ def assert_key(db: Session, kind: str, browser: str, response: Any) -> tuple[Key
             owner=owner,
         )
     data = parsed.response.authenticator_data
-    if not _advance_counter(db, key, data.counter, data.is_backed_up()):
-        suspend_for_clone(db, key, data.counter)
+    if not _advance_counter(db, key.id, data.counter, data.is_backed_up()):
+        suspend_for_clone(db, _orm_key(db, key), data.counter)
         raise fail(
             db,
             "key_suspended",
@@ -320,7 +417,6 @@ def _status_message(status: str) -> str:
 
 # Built once, on the table (Core, not the ORM's bulk update, which rebuilds the statement
 # and its cache key on every run): every assertion runs it.
-_KEYS = Key.__table__.c
 _ADVANCE_COUNTER = (
     update(Key.__table__)
     .where(
@@ -339,16 +435,18 @@ _ADVANCE_COUNTER = (
 )
 
 
-def _advance_counter(db: Session, key: Key, counter: int, backed_up: bool) -> bool:
+def _advance_counter(db: Session, key_id: int, counter: int, backed_up: bool) -> bool:
     """Store the new sign counter if it moved forward (or both are 0); False on regression.
 
     One conditional UPDATE, so that two racing uses of a cloned key cannot both pass.
     """
-    result = db.execute(
+    result = db.connection().execute(
         _ADVANCE_COUNTER,
-        {"key_id": key.id, "counter": counter, "moment": now(), "now_backed_up": backed_up},
+        {"key_id": key_id, "counter": counter, "moment": now(), "now_backed_up": backed_up},
     )
-    db.expire(key, ["sign_count", "last_used_at", "fail_count", "backed_up"])
+    loaded = db.identity_map.get(identity_key(Key, key_id))
+    if loaded is not None:  # a Key this session holds must not keep the old values
+        db.expire(loaded, ["sign_count", "last_used_at", "fail_count", "backed_up"])
     return bool(result.rowcount)
 
 
@@ -393,14 +491,21 @@ def login_options(db: Session, browser: str, customer_number: str | None = None)
     return _request_options(db, "login", browser, customer_number)
 
 
-def login_verify(db: Session, browser: str, response: Any) -> Key:
-    """The key that signed in; staff and customers alike (the key's owner tells which)."""
-    key, _context = assert_key(db, "login", browser, response)
+def login_verify(
+    db: Session, browser: str, response: Any, *, device_token: str | None = None
+) -> AssertedKey:
+    """The key that signed in; staff and customers alike (the key's owner tells which).
+
+    ``device_token``: the browser's device cookie (see ``AssertedKey.browsers``).
+    """
+    key, _context = assert_key(
+        db, "login", browser, response, device_token=device_token, sign_in=True
+    )
     return key
 
 
 def open_session(
-    db: Session, key: Key, *, ip: str | None, user_agent: str | None
+    db: Session, key: Key | AssertedKey, *, ip: str | None, user_agent: str | None
 ) -> tuple[str, AuthSession]:
     """Start the signed-in session of the key's owner, audited; the caller commits."""
     owner = key.owner
@@ -442,7 +547,9 @@ def approval_options(db: Session, browser: str, owner: Owner, extra: dict[str, A
     return _request_options(db, "approval", browser, None, owner=owner, extra=extra)
 
 
-def stepup_verify(db: Session, browser: str, owner: Owner, session_id: int, response: Any) -> Key:
+def stepup_verify(
+    db: Session, browser: str, owner: Owner, session_id: int, response: Any
+) -> AssertedKey:
     """A fresh UV assertion by one of the owner's keys: marks the session stepped up."""
     key, _context = assert_key(db, "stepup", browser, response)
     row = db.get(AuthSession, session_id)

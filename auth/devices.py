@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from flask import Response, current_app, request
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import Insert
 
@@ -70,8 +69,35 @@ def _hash(token: str) -> str:
 # one for a date nobody needs more precise (sessions touch theirs once a minute, likewise).
 SEEN_EVERY = dt.timedelta(days=1)
 
-# Built once, on the table (plain Core: no ORM loading to set up for four columns): every
-# sign-in from a browser with a device cookie runs it.
+
+@dataclass(frozen=True)
+class KnownRow:
+    """What a sign-in needs of a known browser's row."""
+
+    id: int
+    last_seen_at: dt.datetime
+    last_key_id: int | None
+    browser: str
+
+
+@dataclass(frozen=True)
+class BrowserLookup:
+    """The customer's known browsers as a sign-in sees them, read by the caller (a sign-in
+    reads them with the key: ``ceremonies.AssertedKey.browsers``)."""
+
+    row: KnownRow | None  # this browser's row; None: not known (or no cookie)
+    customer_has_any: bool  # the customer signed in from some browser before
+
+
+def device_hash(token: str | None) -> str | None:
+    """How a device cookie is stored; None for no cookie or one that is not ours."""
+    if not token or not 32 <= len(token) <= 64:
+        return None
+    return _hash(token)
+
+
+# Built once, on the table (plain Core: no ORM loading to set up for four columns): a
+# sign-in whose key lookup did not read the row already runs it.
 _BROWSERS = KnownBrowser.__table__.c
 _KNOWN = select(
     _BROWSERS.id, _BROWSERS.last_seen_at, _BROWSERS.last_key_id, _BROWSERS.browser
@@ -82,24 +108,37 @@ _KNOWN = select(
 
 
 def note_sign_in(
-    db: Session, *, customer_id: int, key_id: int, token: str | None, user_agent: str | None
+    db: Session,
+    *,
+    customer_id: int,
+    key_id: int,
+    token: str | None,
+    user_agent: str | None,
+    seen: BrowserLookup | None = None,
 ) -> SignInBrowser:
     """Record this browser for the customer; tells whether it is new (the caller commits).
 
-    A known browser costs one query; its row is written only when a day has passed since
+    ``seen``: what the caller read already of the customer's known browsers; by default
+    they are read here. A known browser's row is written only when a day has passed since
     it was last written, or when the key or the browser's version changed.
     """
     browser = summary(user_agent)[:100]
     moment = now()
-    if not token or not 32 <= len(token) <= 64:
+    hashed = device_hash(token)
+    known_before = None if seen is None else seen.customer_has_any
+    if hashed is None:
         # No cookie (or not one of ours): a new random one, which no row can know yet.
         token = secrets.token_urlsafe(32)
-        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
-    known = db.execute(
-        _KNOWN, {"customer_id": customer_id, "device_hash": _hash(token)}
-    ).one_or_none()
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment, known_before)
+    if seen is None:
+        found = db.execute(
+            _KNOWN, {"customer_id": customer_id, "device_hash": hashed}
+        ).one_or_none()
+        known = KnownRow(*found) if found is not None else None
+    else:
+        known = seen.row
     if known is None:
-        return _first_sign_in(db, customer_id, key_id, token, browser, moment)
+        return _first_sign_in(db, customer_id, key_id, token, browser, moment, known_before)
     if _worth_writing(known, moment, key_id, browser):
         db.execute(
             update(KnownBrowser)
@@ -109,18 +148,30 @@ def note_sign_in(
     return SignInBrowser(token, browser, new=False, alert=False)
 
 
-def _worth_writing(known: Row, moment: dt.datetime, key_id: int, browser: str) -> bool:
+def _worth_writing(known: KnownRow, moment: dt.datetime, key_id: int, browser: str) -> bool:
     if moment - known.last_seen_at >= SEEN_EVERY:
         return True
     return (known.last_key_id, known.browser) != (key_id, browser)
 
 
 def _first_sign_in(
-    db: Session, customer_id: int, key_id: int, token: str, browser: str, moment: dt.datetime
+    db: Session,
+    customer_id: int,
+    key_id: int,
+    token: str,
+    browser: str,
+    moment: dt.datetime,
+    seen_before: bool | None = None,
 ) -> SignInBrowser:
-    seen_before = db.scalar(
-        select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
-    )
+    """Record a browser new to the customer; ``seen_before``: whether the customer had
+    another one (None: read it here)."""
+    if seen_before is None:
+        seen_before = (
+            db.scalar(
+                select(KnownBrowser.id).where(KnownBrowser.customer_id == customer_id).limit(1)
+            )
+            is not None
+        )
     # The same new browser signing in twice at once: the second insert does nothing.
     added = db.scalar(
         _insert_once(db),
@@ -135,7 +186,7 @@ def _first_sign_in(
     )
     if added is None:
         return SignInBrowser(token, browser, new=False, alert=False)
-    return SignInBrowser(token, browser, new=True, alert=seen_before is not None)
+    return SignInBrowser(token, browser, new=True, alert=seen_before)
 
 
 _INSERT_ONCE: dict[str, Insert] = {}  # per dialect, built on first use

@@ -51,7 +51,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def finish_sign_in(key, redirect_to: str) -> Any:
+def finish_sign_in(key: Key | ceremonies.AssertedKey, redirect_to: str) -> Any:
     """Open the session of the key's owner and answer the page with where to go."""
     db = get_session()
     if current_user.is_authenticated:  # whoever was signed in here before is signed out
@@ -69,7 +69,9 @@ def finish_sign_in(key, redirect_to: str) -> Any:
     return response
 
 
-def _note_browser(db: Session, key: Key, user_agent: str | None) -> devices.SignInBrowser | None:
+def _note_browser(
+    db: Session, key: Key | ceremonies.AssertedKey, user_agent: str | None
+) -> devices.SignInBrowser | None:
     """A customer's browser, recorded; its owner alerted when it is a new one."""
     if key.customer_id is None:
         return None
@@ -79,6 +81,8 @@ def _note_browser(db: Session, key: Key, user_agent: str | None) -> devices.Sign
         key_id=key.id,
         token=devices.device_token(),
         user_agent=user_agent,
+        # A sign-in read the customer's browsers with the key; a new key's enrollment did not.
+        seen=key.browsers if isinstance(key, ceremonies.AssertedKey) else None,
     )
     if seen.alert:
         signals.new_browser_sign_in.send(
@@ -125,7 +129,9 @@ def login_verify():
     body = json_body()
     db = get_session()
     try:
-        key = ceremonies.login_verify(db, challenges.browser_id(), body)
+        key = ceremonies.login_verify(
+            db, challenges.browser_id(), body, device_token=devices.device_token()
+        )
     except KeyRefusal as refusal:
         if refusal.owner is not None:
             limits.count_owner_failure(refusal.owner)
