@@ -4,8 +4,9 @@ The engine meets every record of a file here, so these are Core statements over 
 tuples: no ORM object per record. On PostgreSQL a chunk's values travel as a few arrays in
 one short statement (``= ANY``, ``unnest``): a statement with thousands of parameters or
 a multi-row VALUES list is a new, long SQL text for every chunk, which the driver parses
-anew in Python and the server plans anew. SQLite (development and the tests) gets the
-same through ordinary executemany.
+anew in Python and the server plans anew. New bindings are written with COPY
+(``portal.bulk``). SQLite (development and the tests) gets the same through ordinary
+executemany.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from portal import bulk
 from portal.db import is_postgresql
 from portal.models import ExternalRef
 
@@ -102,14 +104,15 @@ def local_ids(
     }
 
 
-_INSERT_PG = text(
-    "INSERT INTO external_ref (system, entity, external_id, local_id, content_hash, "
-    "source_version, created_at, updated_at) "
-    "SELECT :system, :entity, u.external_id, u.local_id, u.content_hash, u.source_version, "
-    "CAST(:moment AS timestamptz), CAST(:moment AS timestamptz) "
-    "FROM unnest(CAST(:externals AS varchar[]), CAST(:locals AS integer[]), "
-    "CAST(:hashes AS varchar[]), CAST(:versions AS varchar[])) "
-    "AS u(external_id, local_id, content_hash, source_version)"
+_COLUMNS = (
+    "system",
+    "entity",
+    "external_id",
+    "local_id",
+    "content_hash",
+    "source_version",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -120,17 +123,11 @@ def insert_many(
     if not rows:
         return
     if is_postgresql(session):
-        session.execute(
-            _INSERT_PG,
-            {
-                "system": system,
-                "entity": entity,
-                "moment": moment,
-                "externals": [row.external_id for row in rows],
-                "locals": [row.local_id for row in rows],
-                "hashes": [row.content_hash for row in rows],
-                "versions": [row.source_version for row in rows],
-            },
+        bulk.copy_rows(
+            session,
+            _TABLE.name,
+            _COLUMNS,
+            ((system, entity, *row, moment, moment) for row in rows),
         )
         return
     session.execute(
