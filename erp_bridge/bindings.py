@@ -4,8 +4,9 @@ The engine meets every record of a file here, so these are Core statements over 
 tuples: no ORM object per record. On PostgreSQL a chunk's values travel as a few arrays in
 one short statement (``= ANY``, ``unnest``): a statement with thousands of parameters or
 a multi-row VALUES list is a new, long SQL text for every chunk, which the driver parses
-anew in Python and the server plans anew. SQLite (development and the tests) gets the
-same through ordinary executemany.
+anew in Python and the server plans anew. New bindings are written with COPY
+(``portal.bulk``). SQLite (development and the tests) gets the same through ordinary
+executemany.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from portal import bulk
 from portal.db import is_postgresql
 from portal.models import ExternalRef
 
@@ -53,15 +55,20 @@ def _pages(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
-# A join with the unnested array, not "external_id = ANY(:array)": once psycopg prepares
-# the statement, PostgreSQL may keep a generic plan that scans the table and compares
-# every row with every element of the array (8 s a chunk at 50,000 bindings); the join
-# probes the unique index once per element whatever the plan.
+# Each element of the array probes the unique index once, whatever the plan: a LATERAL
+# subquery with LIMIT 1 (harmless: the key is unique) is never flattened into a join.
+# "external_id = ANY(:array)" let a generic plan compare every row with every element
+# (8 s a chunk at 50,000 bindings); a plain join with the unnested array let the planner,
+# whose statistics lag far behind a table that an import is filling (it guessed one
+# binding of the entity where there were 50,000), hash every binding of the entity for
+# each chunk: a cost that grows with the table (145 ms against 66 ms at 50,000 offers,
+# and ten times that at the issue's million).
 _READ_PG = text(
-    "SELECT r.external_id, r.id, r.local_id, r.content_hash, r.source_version "
+    "SELECT u.external_id, r.id, r.local_id, r.content_hash, r.source_version "
     "FROM unnest(CAST(:externals AS varchar[])) AS u(external_id) "
-    "JOIN external_ref AS r ON r.external_id = u.external_id "
-    "AND r.system = :system AND r.entity = :entity"
+    "CROSS JOIN LATERAL (SELECT x.id, x.local_id, x.content_hash, x.source_version "
+    "FROM external_ref AS x WHERE x.system = :system AND x.entity = :entity "
+    "AND x.external_id = u.external_id LIMIT 1) AS r"
 )
 
 
@@ -102,14 +109,15 @@ def local_ids(
     }
 
 
-_INSERT_PG = text(
-    "INSERT INTO external_ref (system, entity, external_id, local_id, content_hash, "
-    "source_version, created_at, updated_at) "
-    "SELECT :system, :entity, u.external_id, u.local_id, u.content_hash, u.source_version, "
-    "CAST(:moment AS timestamptz), CAST(:moment AS timestamptz) "
-    "FROM unnest(CAST(:externals AS varchar[]), CAST(:locals AS integer[]), "
-    "CAST(:hashes AS varchar[]), CAST(:versions AS varchar[])) "
-    "AS u(external_id, local_id, content_hash, source_version)"
+_COLUMNS = (
+    "system",
+    "entity",
+    "external_id",
+    "local_id",
+    "content_hash",
+    "source_version",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -120,17 +128,11 @@ def insert_many(
     if not rows:
         return
     if is_postgresql(session):
-        session.execute(
-            _INSERT_PG,
-            {
-                "system": system,
-                "entity": entity,
-                "moment": moment,
-                "externals": [row.external_id for row in rows],
-                "locals": [row.local_id for row in rows],
-                "hashes": [row.content_hash for row in rows],
-                "versions": [row.source_version for row in rows],
-            },
+        bulk.copy_rows(
+            session,
+            _TABLE.name,
+            _COLUMNS,
+            ((system, entity, *row, moment, moment) for row in rows),
         )
         return
     session.execute(

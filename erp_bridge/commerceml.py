@@ -137,6 +137,9 @@ _RECORD_TAGS = (
 )
 
 
+_IN_DOCUMENTS = frozenset(("Товар", "Контрагент"))
+
+
 @dataclass
 class CmlReader:
     """Iterate ``(entity, record)`` pairs of a CommerceML file.
@@ -179,9 +182,13 @@ class CmlReader:
             raise CmlError("the file is not a CommerceML document (no КоммерческаяИнформация)")
 
     def _walk(self, parser: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        documents = 0  # open Документ elements: their lines and buyers are read with them
         for event, elem in parser:
             name = local(elem.tag)
+            if documents and name in _IN_DOCUMENTS:
+                continue  # an order's Товар or Контрагент: neither a product nor a customer
             if event == "start":
+                documents += name == "Документ"
                 self._start(name, elem)
                 continue
             if name == "СодержитТолькоИзменения":  # the 2.03–2.05 element form
@@ -198,6 +205,7 @@ class CmlReader:
                 yield "offer", offer(elem)
                 _free(elem)
             elif name == "Документ":
+                documents -= 1
                 operation = (value(elem, "ХозОперация") or "").strip()
                 if operation in PAYMENT_OPERATIONS:
                     yield "payment", payment(elem, PAYMENT_OPERATIONS[operation])

@@ -25,6 +25,7 @@ from . import sync
 from .commerceml import CmlError, CmlReader
 from .locks import stream_lock
 from .models import SyncRun
+from .readahead import read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +195,20 @@ def _import(
     check_xml(path)
     with path.open("rb") as handle:
         reader = CmlReader(handle)
-        importer.progress = lambda: reader.bytes_read
-        for entity, raw in reader:
-            if run.stream != reader.kind:
-                run.stream = reader.kind or run.stream
-                run.full = reader.full
-            importer.feed(entity, raw, reader.generated_at)
+        # Parsed in a thread of its own while the chunks are written (see readahead); the
+        # reader's state travels with each record, as it was when the record was read.
+        records = (
+            (entity, raw, reader.kind, reader.full, reader.generated_at, reader.bytes_read)
+            for entity, raw in reader
+        )
+        done = 0
+        importer.progress = lambda: done
+        for batch in read_ahead(records):
+            for entity, raw, kind, full, generated_at, done in batch:  # noqa: B007
+                if run.stream != kind:
+                    run.stream = kind or run.stream
+                    run.full = full
+                importer.feed(entity, raw, generated_at)
         run.done = run.total or reader.bytes_read
         kind = reader.kind or ""
     importer.finish(deactivate_missing=DEACTIVATE.get(kind, ()))

@@ -32,7 +32,7 @@ from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from portal import runtime_settings
+from portal import bulk, runtime_settings
 from portal.clock import now
 from portal.db import is_postgresql, prebuilt
 from portal.i18n import lazy_gettext as _l
@@ -206,6 +206,13 @@ def _decode_name_cursor(cursor: str | None) -> tuple[str, int] | None:
     return name, int(ident)
 
 
+# The values a batch's rows are checked against: built once (``set(OrderStatus)`` per row
+# was a tenth of the orders' own checks).
+_ORDER_STATUSES = frozenset(OrderStatus)
+_PAYMENT_STATUSES = frozenset(PaymentStatus)
+_SHIPMENT_STATUSES = frozenset(ShipmentStatus)
+
+
 # =========================================================================== set-based writes
 # The ERP bridge hands these services chunks of thousands of rows. On PostgreSQL a chunk
 # travels as one array per column in one short statement (``= ANY``, ``unnest``): an IN
@@ -235,18 +242,21 @@ def _arrays(session: Session, table: Any, keys: Sequence[str]) -> tuple[str, str
 def _insert_many(
     session: Session, table: Any, rows: list[dict[str, Any]], returning: Sequence[str] = ()
 ) -> list[Any]:
-    """Insert ``rows`` (every row with the same keys); answers the ``returning`` columns."""
+    """Insert ``rows`` (every row with the same keys); answers the ``returning`` columns
+    (the row's own values, or ``id``)."""
     if not rows:
         return []
     keys = list(rows[0])
     if is_postgresql(session):
-        names, unnest = _arrays(session, table, keys)
-        # Only the table's own column names (``table.c`` refuses others) enter the text.
-        sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM {unnest}"  # noqa: S608
-        if returning:
-            sql += " RETURNING " + ", ".join(table.c[name].name for name in returning)
-        result = session.execute(text(sql), {key: [row[key] for row in rows] for key in keys})
-        return result.all() if returning else []
+        # COPY (see portal.bulk): it has no RETURNING, so new ids come from the sequence.
+        if "id" in returning and "id" not in keys:
+            new_ids = bulk.next_ids(session, table.name, len(rows))
+            for row, new_id in zip(rows, new_ids, strict=True):
+                row["id"] = new_id
+            keys.append("id")
+        columns = [table.c[key].name for key in keys]  # only the table's own columns
+        bulk.copy_rows(session, table.name, columns, ([row[key] for key in keys] for row in rows))
+        return [tuple(row[name] for name in returning) for row in rows] if returning else []
     statement = insert_(table)
     if returning:
         statement = statement.returning(*(table.c[name] for name in returning))
@@ -548,35 +558,39 @@ def set_prices(session: Session, rows: Sequence[PriceInput]) -> PriceBatch:
     return batch
 
 
-# PostgreSQL: the whole batch as three arrays in one short statement. A multi-row VALUES
-# list would be a new, long SQL text for every page of rows, which psycopg parses anew.
+# PostgreSQL: the batch is COPYed into a temporary table of this transaction (see
+# portal.bulk), then moved from there in one statement that also empties it (a second
+# batch of the transaction starts afresh). Only the changed rows are counted, in the
+# server: RETURNING would send thousands of ids back to be counted.
+_PRICE_STAGE_PG = text(
+    "CREATE TEMPORARY TABLE IF NOT EXISTS price_stage "
+    "(product_id integer, price_type_id integer, price numeric(14, 2)) ON COMMIT DROP"
+)
 _PRICE_UPSERT_PG = text(
-    "INSERT INTO price (product_id, price_type_id, price, updated_at) "
-    "SELECT u.product_id, u.price_type_id, u.price, CAST(:moment AS timestamptz) "
-    "FROM unnest(CAST(:products AS integer[]), CAST(:types AS integer[]), "
-    "CAST(:prices AS numeric[])) AS u(product_id, price_type_id, price) "
+    "WITH staged AS (DELETE FROM price_stage RETURNING product_id, price_type_id, price), "
+    "written AS (INSERT INTO price (product_id, price_type_id, price, updated_at) "
+    "SELECT product_id, price_type_id, price, CAST(:moment AS timestamptz) FROM staged "
     "ON CONFLICT (price_type_id, product_id) DO UPDATE "
     "SET price = excluded.price, updated_at = excluded.updated_at "
-    "WHERE price.price IS DISTINCT FROM excluded.price RETURNING price.id"
+    "WHERE price.price IS DISTINCT FROM excluded.price RETURNING 1) "
+    "SELECT count(*) FROM written"
 )
 
 
 def _write_prices(session: Session, rows: list[dict[str, Any]], moment: dt.datetime) -> int:
     """Upsert the checked rows; answers how many were inserted or changed.
 
-    RETURNING names the rows written (a price the WHERE left alone is not among them):
-    the driver's rowcount of such a batch is not dependable."""
+    The rows written are counted (a price the WHERE left alone is not among them): the
+    driver's rowcount of such a batch is not dependable."""
     if is_postgresql(session):
-        written = session.execute(
-            _PRICE_UPSERT_PG,
-            {
-                "moment": moment,
-                "products": [row["product_id"] for row in rows],
-                "types": [row["price_type_id"] for row in rows],
-                "prices": [row["price"] for row in rows],
-            },
-        ).all()
-        return len(written)
+        session.execute(_PRICE_STAGE_PG)
+        bulk.copy_rows(
+            session,
+            "price_stage",
+            ("product_id", "price_type_id", "price"),
+            ((row["product_id"], row["price_type_id"], row["price"]) for row in rows),
+        )
+        return session.scalar(_PRICE_UPSERT_PG, {"moment": moment}) or 0
     table = Price.__table__
     statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
@@ -749,9 +763,9 @@ def upsert_order(
     if _aware(placed_at, "placed_at") is None:
         raise InvalidRecord("placed_at: missing")
     _aware(status_changed_at, "status_changed_at")
-    if status not in set(OrderStatus):
+    if status not in _ORDER_STATUSES:
         raise InvalidRecord(f"order {number}: unknown status {status}")
-    if payment_status not in set(PaymentStatus):
+    if payment_status not in _PAYMENT_STATUSES:
         raise InvalidRecord(f"order {number}: unknown payment status {payment_status}")
     if len(currency or "") != 3 or not currency.isalpha():
         raise InvalidRecord(f"order {number}: currency must be a 3-letter code")
@@ -879,9 +893,9 @@ def _checked_order(row: OrderInput, known: dict[str, int]) -> dict[str, Any]:
     number = _required(row.number, "order number", 64)
     if _aware(row.placed_at, "placed_at") is None:
         raise InvalidRecord("placed_at: missing")
-    if row.status not in set(OrderStatus):
+    if row.status not in _ORDER_STATUSES:
         raise InvalidRecord(f"order {number}: unknown status {row.status}")
-    if row.payment_status not in set(PaymentStatus):
+    if row.payment_status not in _PAYMENT_STATUSES:
         raise InvalidRecord(f"order {number}: unknown payment status {row.payment_status}")
     if len(row.currency or "") != 3 or not row.currency.isalpha():
         raise InvalidRecord(f"order {number}: currency must be a 3-letter code")
@@ -1050,7 +1064,7 @@ def upsert_shipment(
 ) -> int:
     external_id = _required(external_id, "shipment external id", 128)
     number = _required(number, "shipment number", 64)
-    if status not in set(ShipmentStatus):
+    if status not in _SHIPMENT_STATUSES:
         raise InvalidRecord(f"shipment {number}: unknown status {status}")
     for value, what in (
         (shipped_at, "shipped_at"),
@@ -1132,7 +1146,7 @@ def _checked_shipment(row: ShipmentInput, customers: dict[int, int]) -> dict[str
     """``upsert_shipment``'s checks on one row; its column values."""
     external_id = _required(row.external_id, "shipment external id", 128)
     number = _required(row.number, "shipment number", 64)
-    if row.status not in set(ShipmentStatus):
+    if row.status not in _SHIPMENT_STATUSES:
         raise InvalidRecord(f"shipment {number}: unknown status {row.status}")
     for value, what in (
         (row.shipped_at, "shipped_at"),

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from auth import sessions
+from portal import bulk
 from portal.models import Contact, Customer, Staff, StaffRoleGrant
 
 _numbers = itertools.count(1)
@@ -128,3 +133,26 @@ def add_virtual_authenticator(page, *, user_verified: bool = True) -> tuple[obje
         },
     )
     return cdp, result["authenticatorId"]
+
+
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent to ``engine`` inside the block, in order, the COPYs of
+    ``portal.bulk`` (which go past SQLAlchemy's events) included as ``COPY <table>``."""
+    sent: list[str] = []
+    copy_rows = bulk.copy_rows
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    def copy(session, table, columns, rows) -> None:
+        sent.append(f"COPY {table}")
+        copy_rows(session, table, columns, rows)
+
+    event.listen(engine, "before_cursor_execute", note)
+    bulk.copy_rows = copy
+    try:
+        yield sent
+    finally:
+        bulk.copy_rows = copy_rows
+        event.remove(engine, "before_cursor_execute", note)

