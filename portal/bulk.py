@@ -19,6 +19,8 @@ from psycopg import sql
 from sqlalchemy import exc, text
 from sqlalchemy.orm import Session
 
+from portal.db import note_written
+
 _NEXT_IDS = text(
     "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
 )
@@ -31,7 +33,9 @@ def copy_rows(
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    connection = session.connection().connection  # the pooled psycopg connection
+    bound = session.connection()
+    note_written(bound)  # COPY bypasses the engine's events, which note the other writes
+    connection = bound.connection  # the pooled psycopg connection
     try:
         with connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:

@@ -188,6 +188,12 @@ def _end_read_only_transaction(response: Response) -> Response:
 _WROTE = "portal_transaction_wrote"
 
 
+def note_written(connection: Connection) -> None:
+    """Tell the request's end that this transaction wrote, for writes that bypass
+    SQLAlchemy's execution (psycopg's COPY): it must not be committed unasked."""
+    connection.info[_WROTE] = True
+
+
 def _note_begin(connection: Connection) -> None:
     connection.info[_WROTE] = False
 

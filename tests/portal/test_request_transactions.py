@@ -10,8 +10,8 @@ from flask import Flask, abort
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import create_app
-from portal.db import engine, get_session
+from portal import bulk, create_app
+from portal.db import engine, get_session, is_postgresql
 from portal.models import Customer
 from tests.conftest import make_test_settings
 
@@ -30,6 +30,27 @@ def probe_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, app: 
     @probe.get("/_probe/write")
     def read_and_write_without_commit():
         add_customer("P-GET")
+        return "done"
+
+    @probe.get("/_probe/copy")
+    def copy_without_commit():
+        if is_postgresql(get_session()):
+            bulk.copy_rows(
+                get_session(),
+                "customer",
+                ("number", "kind", "name", "email", "status", "created_at", "updated_at"),
+                [
+                    (
+                        "P-COPY",
+                        "company",
+                        "ООО «Копия»",
+                        "c@ex.ru",
+                        "active",
+                        "2026-01-01T00:00:00Z",
+                        "2026-01-01T00:00:00Z",
+                    )
+                ],
+            )
         return "done"
 
     @probe.get("/_probe/broken")
@@ -66,6 +87,7 @@ def _numbers(application: Flask) -> set[str]:
 def test_what_a_request_wrote_and_did_not_commit_is_rolled_back(probe_app):
     client = probe_app.test_client()
     assert client.get("/_probe/write").status_code == 200
+    assert client.get("/_probe/copy").status_code == 200
     assert client.get("/_probe/fail").status_code == 422
     assert client.post("/_probe/post").status_code == 200
     assert _numbers(probe_app) == set()
