@@ -32,13 +32,14 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 from flask import current_app, has_request_context, request
-from sqlalchemy import String, and_, bindparam, exists, or_, select, update
+from sqlalchemy import Select, String, Update, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from portal import audit
 from portal.clock import now
+from portal.db import prebuilt
 from portal.i18n import gettext as _
 from portal.models import Contact, Customer, CustomerStatus, Staff
 
@@ -230,7 +231,7 @@ class AssertedKey:
     contact_id: int | None
     status: str
     # For a customer's sign-in: the customer's known browsers as this browser sees them,
-    # read with the key (see ``_KEY_BY_CREDENTIAL``); None when not asked for.
+    # read with the key (see ``_key_by_credential_query()``); None when not asked for.
     browsers: devices.BrowserLookup | None = None
 
     @property
@@ -238,48 +239,52 @@ class AssertedKey:
         return Owner.of(self)
 
 
-# The key with what decides whether it may open anything: its customer's or staff member's
-# state, the person's membership and, for a sign-in, whether the customer knows this browser
-# (``device_hash`` None matches no row) or any browser (the new-browser alert). One round
-# trip, plain Core columns (no ORM loading), built once.
 _KEYS = Key.__table__.c
 _MEMBERS = CompanyMember.__table__.c
 _BROWSERS = devices.KnownBrowser.__table__.c
 _ANY_BROWSER = devices.KnownBrowser.__table__.alias("any_browser").c
-_KEY_BY_CREDENTIAL = (
-    select(
-        _KEYS.id,
-        _KEYS.customer_id,
-        _KEYS.staff_id,
-        _KEYS.contact_id,
-        _KEYS.credential_data,
-        _KEYS.status,
-        Customer.__table__.c.status.label("customer_status"),
-        Staff.__table__.c.is_active.label("staff_active"),
-        _MEMBERS.id.label("member_id"),
-        _MEMBERS.customer_id.label("member_customer"),
-        _MEMBERS.blocked_at.label("member_blocked_at"),
-        _BROWSERS.id.label("browser_id"),
-        _BROWSERS.last_seen_at.label("browser_seen_at"),
-        _BROWSERS.last_key_id.label("browser_key_id"),
-        _BROWSERS.browser.label("browser_name"),
-        exists()
-        .where(_ANY_BROWSER.customer_id == _KEYS.customer_id)
-        .label("customer_has_browsers"),
+
+
+# The key with what decides whether it may open anything: its customer's or staff member's
+# state, the person's membership and, for a sign-in, whether the customer knows this browser
+# (``device_hash`` None matches no row) or any browser (the new-browser alert). One round
+# trip, plain Core columns (no ORM loading), built once.
+@prebuilt
+def _key_by_credential_query() -> Select[Any]:
+    return (
+        select(
+            _KEYS.id,
+            _KEYS.customer_id,
+            _KEYS.staff_id,
+            _KEYS.contact_id,
+            _KEYS.credential_data,
+            _KEYS.status,
+            Customer.__table__.c.status.label("customer_status"),
+            Staff.__table__.c.is_active.label("staff_active"),
+            _MEMBERS.id.label("member_id"),
+            _MEMBERS.customer_id.label("member_customer"),
+            _MEMBERS.blocked_at.label("member_blocked_at"),
+            _BROWSERS.id.label("browser_id"),
+            _BROWSERS.last_seen_at.label("browser_seen_at"),
+            _BROWSERS.last_key_id.label("browser_key_id"),
+            _BROWSERS.browser.label("browser_name"),
+            exists()
+            .where(_ANY_BROWSER.customer_id == _KEYS.customer_id)
+            .label("customer_has_browsers"),
+        )
+        .select_from(Key.__table__)
+        .outerjoin(Customer.__table__, Customer.__table__.c.id == _KEYS.customer_id)
+        .outerjoin(Staff.__table__, Staff.__table__.c.id == _KEYS.staff_id)
+        .outerjoin(CompanyMember.__table__, _MEMBERS.contact_id == _KEYS.contact_id)
+        .outerjoin(
+            devices.KnownBrowser.__table__,
+            and_(
+                _BROWSERS.customer_id == _KEYS.customer_id,
+                _BROWSERS.device_hash == bindparam("device_hash", type_=String),
+            ),
+        )
+        .where(_KEYS.credential_id == bindparam("credential_id"))
     )
-    .select_from(Key.__table__)
-    .outerjoin(Customer.__table__, Customer.__table__.c.id == _KEYS.customer_id)
-    .outerjoin(Staff.__table__, Staff.__table__.c.id == _KEYS.staff_id)
-    .outerjoin(CompanyMember.__table__, _MEMBERS.contact_id == _KEYS.contact_id)
-    .outerjoin(
-        devices.KnownBrowser.__table__,
-        and_(
-            _BROWSERS.customer_id == _KEYS.customer_id,
-            _BROWSERS.device_hash == bindparam("device_hash", type_=String),
-        ),
-    )
-    .where(_KEYS.credential_id == bindparam("credential_id"))
-)
 
 
 def _orm_key(db: Session, key: AssertedKey) -> Key:
@@ -314,7 +319,7 @@ def assert_key(
     found = (
         db.connection()
         .execute(
-            _KEY_BY_CREDENTIAL,
+            _key_by_credential_query(),
             {"credential_id": parsed.raw_id, "device_hash": devices.device_hash(device_token)},
         )
         .one_or_none()
@@ -417,22 +422,24 @@ def _status_message(status: str) -> str:
 
 # Built once, on the table (Core, not the ORM's bulk update, which rebuilds the statement
 # and its cache key on every run): every assertion runs it.
-_ADVANCE_COUNTER = (
-    update(Key.__table__)
-    .where(
-        _KEYS.id == bindparam("key_id"),
-        or_(
-            _KEYS.sign_count < bindparam("counter"),
-            and_(_KEYS.sign_count == 0, bindparam("counter") == 0),
-        ),
+@prebuilt
+def _advance_counter_statement() -> Update:
+    return (
+        update(Key.__table__)
+        .where(
+            _KEYS.id == bindparam("key_id"),
+            or_(
+                _KEYS.sign_count < bindparam("counter"),
+                and_(_KEYS.sign_count == 0, bindparam("counter") == 0),
+            ),
+        )
+        .values(
+            sign_count=bindparam("counter"),
+            last_used_at=bindparam("moment"),
+            fail_count=0,
+            backed_up=bindparam("now_backed_up"),
+        )
     )
-    .values(
-        sign_count=bindparam("counter"),
-        last_used_at=bindparam("moment"),
-        fail_count=0,
-        backed_up=bindparam("now_backed_up"),
-    )
-)
 
 
 def _advance_counter(db: Session, key_id: int, counter: int, backed_up: bool) -> bool:
@@ -441,7 +448,7 @@ def _advance_counter(db: Session, key_id: int, counter: int, backed_up: bool) ->
     One conditional UPDATE, so that two racing uses of a cloned key cannot both pass.
     """
     result = db.connection().execute(
-        _ADVANCE_COUNTER,
+        _advance_counter_statement(),
         {"key_id": key_id, "counter": counter, "moment": now(), "now_backed_up": backed_up},
     )
     loaded = db.identity_map.get(identity_key(Key, key_id))

@@ -18,15 +18,25 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, bindparam, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import Insert
 
 from portal.clock import now
-from portal.db import Base
+from portal.db import Base, prebuilt
 
 from .useragent import summary
 
@@ -96,15 +106,19 @@ def device_hash(token: str | None) -> str | None:
     return _hash(token)
 
 
+_BROWSERS = KnownBrowser.__table__.c
+
+
 # Built once, on the table (plain Core: no ORM loading to set up for four columns): a
 # sign-in whose key lookup did not read the row already runs it.
-_BROWSERS = KnownBrowser.__table__.c
-_KNOWN = select(
-    _BROWSERS.id, _BROWSERS.last_seen_at, _BROWSERS.last_key_id, _BROWSERS.browser
-).where(
-    _BROWSERS.customer_id == bindparam("customer_id"),
-    _BROWSERS.device_hash == bindparam("device_hash"),
-)
+@prebuilt
+def _known_query() -> Select[Any]:
+    return select(
+        _BROWSERS.id, _BROWSERS.last_seen_at, _BROWSERS.last_key_id, _BROWSERS.browser
+    ).where(
+        _BROWSERS.customer_id == bindparam("customer_id"),
+        _BROWSERS.device_hash == bindparam("device_hash"),
+    )
 
 
 def note_sign_in(
@@ -132,7 +146,7 @@ def note_sign_in(
         return _first_sign_in(db, customer_id, key_id, token, browser, moment, known_before)
     if seen is None:
         found = db.execute(
-            _KNOWN, {"customer_id": customer_id, "device_hash": hashed}
+            _known_query(), {"customer_id": customer_id, "device_hash": hashed}
         ).one_or_none()
         known = KnownRow(*found) if found is not None else None
     else:

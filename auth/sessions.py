@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Insert, Row, Select, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from portal import runtime_settings
 from portal.clock import now
+from portal.db import prebuilt
 from portal.i18n import lazy_gettext as _l
 from portal.models import Contact, Customer, CustomerStatus, Staff, StaffRole, StaffRoleGrant
 
@@ -155,13 +156,15 @@ def start_session(
 
 # Every sign-in runs it: a prebuilt Core insert costs about half of adding the object and
 # flushing the unit of work.
-_INSERT_SESSION = insert(AuthSession.__table__).returning(AuthSession.__table__.c.id)
+@prebuilt
+def _insert_session_statement() -> Insert:
+    return insert(AuthSession.__table__).returning(AuthSession.__table__.c.id)
 
 
 def _insert_session(db: Session, values: dict[str, Any]) -> AuthSession:
     """Insert the row, and give the caller it as a persistent object of ``db`` (stored
     already: changes made to it later are written as for any loaded row)."""
-    row_id = db.execute(_INSERT_SESSION, values).scalar_one()
+    row_id = db.execute(_insert_session_statement(), values).scalar_one()
     row = AuthSession(id=row_id, ended_at=None, end_reason=None, **values)
     make_transient_to_detached(row)
     db.add(row)
@@ -170,39 +173,43 @@ def _insert_session(db: Session, values: dict[str, Any]) -> AuthSession:
 
 # Read on every request: built once, with the token's hash as its only parameter. Plain
 # columns, not an ORM entity: nothing of the row needs to live in the identity map.
-_PRINCIPAL = (
-    select(
-        AuthSession.id,
-        AuthSession.principal_kind,
-        AuthSession.customer_id,
-        AuthSession.staff_id,
-        AuthSession.contact_id,
-        AuthSession.key_id,
-        AuthSession.last_seen_at,
-        AuthSession.idle_seconds,
-        AuthSession.expires_at,
-        Customer.number,
-        Customer.name.label("customer_name"),
-        Customer.status.label("customer_status"),
-        Staff.name.label("staff_name"),
-        Staff.is_active.label("staff_active"),
-        Contact.name.label("person_name"),
-        CompanyMember.role.label("company_role"),
-        CompanyMember.blocked_at,
-        CompanyMember.customer_id.label("member_customer"),
+@prebuilt
+def _principal_query() -> Select[Any]:
+    return (
+        select(
+            AuthSession.id,
+            AuthSession.principal_kind,
+            AuthSession.customer_id,
+            AuthSession.staff_id,
+            AuthSession.contact_id,
+            AuthSession.key_id,
+            AuthSession.last_seen_at,
+            AuthSession.idle_seconds,
+            AuthSession.expires_at,
+            Customer.number,
+            Customer.name.label("customer_name"),
+            Customer.status.label("customer_status"),
+            Staff.name.label("staff_name"),
+            Staff.is_active.label("staff_active"),
+            Contact.name.label("person_name"),
+            CompanyMember.role.label("company_role"),
+            CompanyMember.blocked_at,
+            CompanyMember.customer_id.label("member_customer"),
+        )
+        .outerjoin(Customer, Customer.id == AuthSession.customer_id)
+        .outerjoin(Staff, Staff.id == AuthSession.staff_id)
+        .outerjoin(Contact, Contact.id == AuthSession.contact_id)
+        .outerjoin(CompanyMember, CompanyMember.contact_id == AuthSession.contact_id)
+        .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.ended_at.is_(None))
     )
-    .outerjoin(Customer, Customer.id == AuthSession.customer_id)
-    .outerjoin(Staff, Staff.id == AuthSession.staff_id)
-    .outerjoin(Contact, Contact.id == AuthSession.contact_id)
-    .outerjoin(CompanyMember, CompanyMember.contact_id == AuthSession.contact_id)
-    .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.ended_at.is_(None))
-)
 
 
 def load_principal(db: Session, token: str) -> Principal | None:
     """The principal of a live session, or None. One query; a write at most once a minute."""
     # Core, not the ORM: plain columns need none of its per-row machinery.
-    row = db.connection().execute(_PRINCIPAL, {"token_hash": hash_token(token)}).one_or_none()
+    row = (
+        db.connection().execute(_principal_query(), {"token_hash": hash_token(token)}).one_or_none()
+    )
     if row is None:
         return None
     reason = _end_reason(row, now())

@@ -20,15 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context
-from sqlalchemy import String, bindparam, select
+from sqlalchemy import Select, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import runtime_settings
 from portal.clock import now
-from portal.db import Base
+from portal.db import Base, prebuilt
 from portal.i18n import lazy_gettext as _l
 from portal.models import Setting
 
@@ -104,11 +105,13 @@ def mark_synced(
 
 
 # Built once: most customer pages run it.
-_FRESHNESS = (
-    select(StreamFreshness.stream, StreamFreshness.synced_at, Setting.value)
-    .outerjoin(Setting, Setting.key == STALE_SETTING)
-    .where(StreamFreshness.stream.in_(bindparam("streams", expanding=True)))
-)
+@prebuilt
+def _freshness_query() -> Select[Any]:
+    return (
+        select(StreamFreshness.stream, StreamFreshness.synced_at, Setting.value)
+        .outerjoin(Setting, Setting.key == STALE_SETTING)
+        .where(StreamFreshness.stream.in_(bindparam("streams", expanding=True)))
+    )
 
 
 def freshness(session: Session, streams: tuple[str, ...] | list[str]) -> Freshness | None:
@@ -116,7 +119,7 @@ def freshness(session: Session, streams: tuple[str, ...] | list[str]) -> Freshne
 
     None when none of them has ever synced.
     """
-    rows = session.execute(_FRESHNESS, {"streams": list(streams)}).all()
+    rows = session.execute(_freshness_query(), {"streams": list(streams)}).all()
     if not rows:
         return None
     raw = rows[0][2]
