@@ -30,7 +30,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     select,
     text,
     update,
@@ -917,7 +916,12 @@ def accrue_for_delivered_orders(
             "created_at": moment,
         }
         credits.append((account, entry))
-    entry_ids = _insert_rows(session, LoyaltyEntry.__table__, [e for _a, e in credits], ids=True)
+    # Plain rows by COPY (portal.bulk): a thousand accruals as ORM objects cost a unit of
+    # work and a huge INSERT … RETURNING text to parse.
+    inserted = bulk.insert_rows(
+        session, LoyaltyEntry.__table__, [e for _a, e in credits], returning=("id",)
+    )
+    entry_ids = [row[0] for row in inserted]
     lots = []
     for (account, entry), entry_id in zip(credits, entry_ids, strict=True):
         account.balance += entry["points"]
@@ -933,34 +937,8 @@ def accrue_for_delivered_orders(
                 "expires_on": entry["expires_on"],
             }
         )
-    _insert_rows(session, LoyaltyLot.__table__, lots)
+    bulk.insert_rows(session, LoyaltyLot.__table__, lots)
     session.flush()
-
-
-def _insert_rows(
-    session: Session, table: Any, rows: list[dict[str, Any]], *, ids: bool = False
-) -> list[int]:
-    """Insert a batch's rows (plain dicts with the same keys), answering their new ids in
-    order when ``ids``. PostgreSQL gets them by COPY (``portal.bulk``: a thousand accruals
-    as ORM objects cost a unit of work and a huge INSERT … RETURNING text to parse), their
-    ids taken from the table's sequence first."""
-    if not rows:
-        return []
-    keys = list(rows[0])
-    if is_postgresql(session):
-        new_ids = bulk.next_ids(session, table.name, len(rows)) if ids else []
-        columns = ["id", *keys] if ids else keys
-        values = (
-            ([new_ids[n]] if ids else []) + [row[key] for key in keys] for n, row in enumerate(rows)
-        )
-        bulk.copy_rows(session, table.name, columns, values)
-        return new_ids
-    statement = insert(table)
-    if ids:
-        returning = statement.returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.execute(returning, rows).scalars())
-    session.execute(statement, rows)
-    return []
 
 
 def _recompute_tiers(

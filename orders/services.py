@@ -214,10 +214,11 @@ _SHIPMENT_STATUSES = frozenset(ShipmentStatus)
 
 
 # =========================================================================== set-based writes
-# The ERP bridge hands these services chunks of thousands of rows. On PostgreSQL a chunk
-# travels as one array per column in one short statement (``= ANY``, ``unnest``): an IN
-# list or a multi-row VALUES list of thousands of parameters is a new, long SQL text every
-# time, which psycopg splits in Python and the server plans anew. SQLite gets executemany.
+# The ERP bridge hands these services chunks of thousands of rows. New rows go by COPY
+# (``portal.bulk.insert_rows``). The rest, on PostgreSQL, travels as one array per column
+# in one short statement (``= ANY``, ``unnest``): an IN list or a multi-row VALUES list of
+# thousands of parameters is a new, long SQL text every time, which psycopg splits in
+# Python and the server plans anew. SQLite gets executemany.
 
 
 def _among(session: Session, column: Any, values: Iterable[Any]) -> Any:
@@ -237,32 +238,6 @@ def _arrays(session: Session, table: Any, keys: Sequence[str]) -> tuple[str, str
         f"CAST(:{key} AS {table.c[key].type.compile(dialect=dialect)}[])" for key in keys
     )
     return names, f"unnest({arrays})"
-
-
-def _insert_many(
-    session: Session, table: Any, rows: list[dict[str, Any]], returning: Sequence[str] = ()
-) -> list[Any]:
-    """Insert ``rows`` (every row with the same keys); answers the ``returning`` columns
-    (the row's own values, or ``id``)."""
-    if not rows:
-        return []
-    keys = list(rows[0])
-    if is_postgresql(session):
-        # COPY (see portal.bulk): it has no RETURNING, so new ids come from the sequence.
-        if "id" in returning and "id" not in keys:
-            new_ids = bulk.next_ids(session, table.name, len(rows))
-            for row, new_id in zip(rows, new_ids, strict=True):
-                row["id"] = new_id
-            keys.append("id")
-        columns = [table.c[key].name for key in keys]  # only the table's own columns
-        bulk.copy_rows(session, table.name, columns, ([row[key] for key in keys] for row in rows))
-        return [tuple(row[name] for name in returning) for row in rows] if returning else []
-    statement = insert_(table)
-    if returning:
-        statement = statement.returning(*(table.c[name] for name in returning))
-        return session.connection().execute(statement, rows).all()
-    session.connection().execute(statement, rows)
-    return []
 
 
 def _update_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -445,7 +420,7 @@ def upsert_products(session: Session, rows: Sequence[ProductInput]) -> ProductBa
         for _p, v in accepted.values()
         if v["external_id"] in ids
     ]
-    inserted = _insert_many(session, table, fresh, returning=("external_id", "id"))
+    inserted = bulk.insert_rows(session, table, fresh, returning=("external_id", "id"))
     _update_many(session, table, stale)
     ids.update({external: product_id for external, product_id in inserted})
     for position, row in enumerate(rows):
@@ -995,7 +970,7 @@ def _write_orders(
     fresh = [v for v in accepted if v["external_id"] not in existing]
     stale = [v for v in accepted if v["external_id"] in existing]
     ids = {external: found.id for external, found in existing.items()}
-    inserted = _insert_many(
+    inserted = bulk.insert_rows(
         session,
         table,
         [
@@ -1024,7 +999,7 @@ def _write_orders(
             )
         )
     lines = [{"order_id": ids[v["external_id"]]} | line for v in accepted for line in v["_lines"]]
-    _insert_many(session, line_table, lines)
+    bulk.insert_rows(session, line_table, lines)
     changes = []
     events = []
     for v in accepted:
@@ -1042,7 +1017,7 @@ def _write_orders(
             }
         )
         changes.append((order_id, v["customer_id"], old, v["status"], v["total"]))
-    _insert_many(session, OrderStatusEvent.__table__, events)
+    bulk.insert_rows(session, OrderStatusEvent.__table__, events)
     return ids, changes
 
 
@@ -1205,7 +1180,7 @@ def upsert_shipments(session: Session, rows: Sequence[ShipmentInput]) -> Shipmen
     ids = {external: found.id for external, found in existing.items()}
     fresh = [v for _p, v in accepted.values() if v["external_id"] not in existing]
     stale = [v for _p, v in accepted.values() if v["external_id"] in existing]
-    inserted = _insert_many(
+    inserted = bulk.insert_rows(
         session,
         table,
         [v | {"updated_at": moment} for v in fresh],
@@ -1227,7 +1202,7 @@ def upsert_shipments(session: Session, rows: Sequence[ShipmentInput]) -> Shipmen
         for _p, v in accepted.values()
         if v["external_id"] not in existing or existing[v["external_id"]].status != v["status"]
     ]
-    _insert_many(session, ShipmentEvent.__table__, events)
+    bulk.insert_rows(session, ShipmentEvent.__table__, events)
     for position, row in enumerate(rows):
         if position not in batch.rejected:
             batch.ids[position] = ids[row.external_id.strip()]

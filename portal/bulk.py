@@ -6,7 +6,8 @@ again by the server (measured: five times the client's CPU, six times the wall t
 25,000 order lines). COPY runs in the session's transaction and fires the table's
 constraints and triggers as INSERT does; a failure is raised as SQLAlchemy's exception
 (``IntegrityError`` for a violated constraint), so the callers' savepoints and replays
-work as they do with ``execute``. PostgreSQL only: callers keep their SQLite path.
+work as they do with ``execute``. ``copy_rows`` and ``next_ids`` are PostgreSQL's;
+``insert_rows`` takes either backend (SQLite, development and the tests, gets executemany).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import exc, text
+from sqlalchemy import Table, exc, insert, text
 from sqlalchemy.orm import Session
 
-from portal.db import note_written
+from portal.db import is_postgresql, note_written
 
 _NEXT_IDS = text(
     "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
@@ -52,3 +53,32 @@ def next_ids(session: Session, table: str, count: int) -> list[int]:
     if count <= 0:
         return []
     return list(session.scalars(_NEXT_IDS, {"table": table, "count": count}))
+
+
+def insert_rows(
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (dicts with the same keys, of ``table``'s own columns); answers the
+    ``returning`` columns of each row, in the order of ``rows``.
+
+    On PostgreSQL by COPY, which has no RETURNING: asked for ``id``, the rows get theirs
+    from the table's sequence first (written into the dicts)."""
+    if not rows:
+        return []
+    keys = list(rows[0])
+    if is_postgresql(session):
+        if "id" in returning and "id" not in keys:
+            for row, new_id in zip(rows, next_ids(session, table.name, len(rows)), strict=True):
+                row["id"] = new_id
+            keys.append("id")
+        columns = [table.c[key].name for key in keys]  # only the table's own columns
+        copy_rows(session, table.name, columns, ([row[key] for key in keys] for row in rows))
+        return [tuple(row[name] for name in returning) for row in rows]
+    statement = insert(table)
+    if not returning:
+        session.connection().execute(statement, rows)
+        return []
+    ordered = statement.returning(
+        *(table.c[name] for name in returning), sort_by_parameter_order=True
+    )
+    return [tuple(row) for row in session.connection().execute(ordered, rows)]

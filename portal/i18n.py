@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeVar
 
 from babel import Locale
 from babel.messages.mofile import write_mo
@@ -37,7 +39,7 @@ def compile_catalogs() -> list[Path]:
 # --------------------------------------------------------------------------- templates
 
 _BY_LOCALE: dict[Locale, NullTranslations] = {}
-_NAMES: dict[Locale, str] = {}
+_T = TypeVar("_T")
 
 
 def _babel_state() -> SimpleNamespace | None:
@@ -53,28 +55,29 @@ def _chosen(attribute: str) -> object | None:
     return getattr(_babel_state(), attribute, None)
 
 
-# A page asks for the locale's name and catalog a hundred times. Babel's Locale hashes and
-# compares slowly, so each answer is also kept beside the locale object it was worked out
-# for, and reused while that very object is in force (force_locale puts another one there).
+def _kept(state: SimpleNamespace, slot: str, locale: Locale, work: Callable[[Locale], _T]) -> _T:
+    """``work(locale)``, kept in ``state`` beside the locale object it was worked out for.
+
+    A page asks for the locale's name and catalog a hundred times, and Babel's Locale hashes
+    and compares slowly: the answer is reused while that very object is in force
+    (``force_locale`` puts another one there)."""
+    kept = getattr(state, slot, None)
+    if kept is not None and kept[0] is locale:
+        return kept[1]
+    value = work(locale)
+    setattr(state, slot, (locale, value))
+    return value
 
 
 def locale_name() -> str:
     """The locale in force as text ("ru"), for filters that format many values a page."""
     state = _babel_state()
     locale = getattr(state, "babel_locale", None)
-    kept = getattr(state, "portal_locale_name", None)
-    if kept is not None and kept[0] is locale:
-        return kept[1]
-    if locale is None:
-        locale = get_locale()
-        if locale is None:
-            return "ru"
-    name = _NAMES.get(locale)
-    if name is None:
-        name = _NAMES[locale] = str(locale)
-    if state is not None:
-        state.portal_locale_name = (locale, name)
-    return name
+    if locale is None:  # not chosen yet in this context: Flask-Babel chooses it
+        locale, state = get_locale(), _babel_state()
+    if locale is None or state is None:
+        return str(locale or "ru")
+    return _kept(state, "portal_locale_name", locale, str)
 
 
 def user_zone() -> dt.tzinfo:
@@ -91,15 +94,15 @@ def _translations() -> NullTranslations:
     """
     state = _babel_state()
     locale = getattr(state, "babel_locale", None)
-    if locale is None:  # not chosen yet in this context: Flask-Babel chooses it
+    if state is None or locale is None:  # not chosen yet in this context: Flask-Babel chooses
         return get_translations()
-    kept = getattr(state, "portal_catalog", None)
-    if kept is not None and kept[0] is locale:
-        return kept[1]
+    return _kept(state, "portal_catalog", locale, _catalog)
+
+
+def _catalog(locale: Locale) -> NullTranslations:
     found = _BY_LOCALE.get(locale)
     if found is None:
         found = _BY_LOCALE[locale] = get_translations()
-    state.portal_catalog = (locale, found)  # type: ignore[union-attr]
     return found
 
 
