@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from admin.demo import load as load_console_demo
 from auth import sessions
@@ -33,14 +34,14 @@ def test_manager_cannot_open_another_managers_customer(page, live):
         db.close()
     sign_in_browser(page, live, anna)
     page.goto(f"{live.url}/staff/customers")
-    assert page.get_by_role("link", name="ООО «Стройдом»").is_visible()
+    expect(page.get_by_role("link", name="ООО «Стройдом»")).to_be_visible()
     assert page.get_by_text("АО «Волга-Строй»").count() == 0
     page.get_by_role("link", name="ООО «Стройдом»").click()
     page.wait_for_url(f"**/staff/customers/{mine_id}")
     assert page.problems == []
     response = page.goto(f"{live.url}/staff/customers/{theirs_id}")
     assert response.status == 404
-    assert page.get_by_text("Такой страницы нет.").is_visible()
+    expect(page.get_by_text("Такой страницы нет.")).to_be_visible()
     assert page.get_by_text("АО «Волга-Строй»").count() == 0
     # The only complaint is Chromium noting the 404 answer itself.
     assert all("404" in problem for problem in page.problems)
@@ -57,15 +58,15 @@ def test_admin_changes_a_setting(page, live):
     page.locator("nav.mainnav").get_by_role("link", name="Настройки").click()
     page.locator('[name="auth.staff_idle_minutes"]').fill("0")
     page.get_by_role("button", name="Сохранить настройки").click()
-    assert page.get_by_text("Ничего не сохранено").is_visible()
-    assert (
+    expect(page.get_by_text("Ничего не сохранено")).to_be_visible()
+    expect(
         page.get_by_text("Must be a positive number.")
         .or_(page.get_by_text("положительн", exact=False))
-        .first.is_visible()
-    )
+        .first
+    ).to_be_visible()
     page.locator('[name="auth.staff_idle_minutes"]').fill("25")
     page.get_by_role("button", name="Сохранить настройки").click()
-    assert page.get_by_text("Сохранено настроек: 1.").is_visible()
+    expect(page.get_by_text("Сохранено настроек: 1.")).to_be_visible()
     assert page.locator('[name="auth.staff_idle_minutes"]').input_value() == "25"
     db = live.session()
     try:

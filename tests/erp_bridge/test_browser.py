@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from erp_bridge import files, services
 from tests.helpers import make_staff, sign_in_browser
@@ -48,6 +49,8 @@ def test_erp_desk_pages_render_cleanly(page, live):
     page.goto(live.url + "/staff/erp/dead-letters")
     page.locator("table a").first.click()
     page.get_by_role("button", name="Повторить").click()
-    assert "по-прежнему" not in page.content()  # customers arrived since: it lands
+    # Customers arrived since the record was refused: it lands.
+    expect(page.locator(".alert--success")).to_be_visible()
+    assert "по-прежнему" not in page.content()
     page.screenshot(path=str(shots / "erp-dead-letter.png"), full_page=True)
     assert page.problems == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from loyalty import services as loyalty
 from orders import services
@@ -54,12 +55,13 @@ def test_a_reorder_is_sent_with_the_keys_approval(page, live):
     assert summary.startswith(f"Повторить заказ № {source} на сумму 4")
     assert "3 позиции" in summary and "Доставка: Москва, ул. Складочная" in summary
     button = page.locator("#confirm-reorder")
-    assert button.is_enabled()  # webauthn.js enabled it
+    expect(button).to_be_enabled()  # webauthn.js enabled it
     page.locator("input.qty").first.fill("12")  # an unsaved edit: the key waits for a save
-    assert button.is_disabled() and page.locator("#save-first").is_visible()
+    expect(button).to_be_disabled()
+    expect(page.locator("#save-first")).to_be_visible()
     page.reload()
     button = page.locator("#confirm-reorder")
-    assert button.is_enabled()
+    expect(button).to_be_enabled()
     shot(page, "reorder-approval")
     button.click()
     page.wait_for_selector(".alert--success")

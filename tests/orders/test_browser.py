@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from orders import services
 from tests.helpers import make_customer, make_staff, sign_in_browser
@@ -69,16 +70,16 @@ def test_cabinet_in_the_browser(live, page, tmp_path):
     sign_in_browser(page, live, customer)
 
     page.goto(f"{live.url}/")
-    assert page.locator("h2", has_text="Заказы в работе").is_visible()
-    assert page.locator("h2", has_text="Ваш менеджер").is_visible()
+    expect(page.locator("h2", has_text="Заказы в работе")).to_be_visible()
+    expect(page.locator("h2", has_text="Ваш менеджер")).to_be_visible()
     _shot(page, "1-dashboard")
 
     page.click("nav >> text=Заказы")
-    assert page.locator("h1", has_text="Заказы").is_visible()
+    expect(page.locator("h1", has_text="Заказы")).to_be_visible()
     _shot(page, "2-orders")
 
     page.goto(f"{live.url}/orders/{order_id}")
-    assert page.locator("text=Болт М10×50").first.is_visible()
+    expect(page.locator("text=Болт М10×50").first).to_be_visible()
     _shot(page, "3-order")
     with page.expect_download() as download_info:
         page.click("a[href^='/documents/']")
@@ -89,25 +90,26 @@ def test_cabinet_in_the_browser(live, page, tmp_path):
     assert saved.read_bytes().startswith(b"%PDF-")
 
     page.click("nav >> text=Документы")
+    expect(page.locator("h1", has_text="Документы")).to_be_visible()
     _shot(page, "4-documents")
 
     page.click("nav >> text=Мои цены")
-    assert page.locator("text=Ваш тип цен: Оптовая.").is_visible()
+    expect(page.locator("text=Ваш тип цен: Оптовая.")).to_be_visible()
     _shot(page, "5-prices")
     with page.expect_download() as download_info:
         page.click("text=Скачать Excel")
     assert download_info.value.suggested_filename.endswith(".xlsx")
 
     page.click("nav >> text=Мои условия")
-    assert page.locator("text=П-2026/014").first.is_visible()
+    expect(page.locator("text=П-2026/014").first).to_be_visible()
     _shot(page, "6-conditions")
 
     page.goto(f"{live.url}/orders/{order_id}")
     page.click("button:has-text('Повторить заказ')")
-    assert page.locator("text=больше не продаются").is_visible()
+    expect(page.locator("text=больше не продаются")).to_be_visible()
     page.fill("input[name^='qty-'] >> nth=0", "0")
     page.click("button:has-text('Сохранить и пересчитать')")
-    assert page.locator("text=Введите целое число").is_visible()
+    expect(page.locator("text=Введите целое число")).to_be_visible()
     _shot(page, "7-reorder-error")
     # The form came back with status 422 on purpose; Chromium logs that as a failed load.
     assert all("422" in problem for problem in page.problems)
@@ -115,14 +117,15 @@ def test_cabinet_in_the_browser(live, page, tmp_path):
     page.fill("input[name^='qty-'] >> nth=0", "300")
     page.fill("textarea[name=comment]", "Прошу доставить до пятницы")
     page.click("button:has-text('Сохранить и пересчитать')")
+    expect(page.locator(".alert--success")).to_be_visible()
     # Sending it takes the key's approval (tests/orders/test_approval_browser.py): the
     # saved request shows what the key will confirm.
     assert "Прошу доставить до пятницы" in page.input_value("textarea[name=comment]")
-    assert page.locator("#confirm-reorder").is_visible()
+    expect(page.locator("#confirm-reorder")).to_be_visible()
     assert "на сумму" in page.locator(".approval-summary").inner_text()
     _shot(page, "8-reorder-saved")
 
     page.goto(f"{live.url}/")
-    assert page.locator("h2", has_text="Повторные заказы").is_visible()
+    expect(page.locator("h2", has_text="Повторные заказы")).to_be_visible()
     _shot(page, "9-dashboard-after")
     assert page.problems == []

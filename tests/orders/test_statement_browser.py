@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from orders import services
 from orders.services import PaymentInput
@@ -106,15 +107,15 @@ def test_statement_in_the_browser(live, page, tmp_path):
     sign_in_browser(page, live, customer)
     page.goto(f"{live.url}/")
     page.click("nav >> text=Акт сверки")
-    assert page.locator("h1", has_text="Акт сверки взаимных расчётов").is_visible()
+    expect(page.locator("h1", has_text="Акт сверки взаимных расчётов")).to_be_visible()
     page.fill("input[name=date_from]", "2026-10-01")
     page.fill("input[name=date_to]", "2026-11-30")
     page.click("button:has-text('Показать')")
-    assert page.locator("text=Сальдо начальное").is_visible()
-    assert page.locator("text=Сторно оплаты № ПП-1302").is_visible()
+    expect(page.locator("text=Сальдо начальное")).to_be_visible()
+    expect(page.locator("text=Сторно оплаты № ПП-1302")).to_be_visible()
     # Opening 4 500 (September's shipment); October: +17 100 shipped, −4 500, −17 100 paid;
     # November: +1 800 shipped, −1 800 paid, +1 800 reversed, −1 800 paid again → 0.
-    assert page.locator("text=Задолженность на 30.11.2026 отсутствует.").is_visible()
+    expect(page.locator("text=Задолженность на 30.11.2026 отсутствует.")).to_be_visible()
     _shot(page, "1-statement")
 
     with page.expect_download() as download_info:
@@ -137,13 +138,15 @@ def test_statement_in_the_browser(live, page, tmp_path):
     assert pdf_path.read_bytes().startswith(b"%PDF-")
 
     page.click("button:has-text('Запросить подписанный акт')")
-    assert page.locator("text=Ваш менеджер Анна Кузнецова подготовит подписанный акт").is_visible()
+    expect(
+        page.locator("text=Ваш менеджер Анна Кузнецова подготовит подписанный акт")
+    ).to_be_visible()
     _shot(page, "2-act-requested")
 
     page.fill("input[name=date_from]", "2026-11-30")
     page.fill("input[name=date_to]", "2026-10-01")
     page.click("button:has-text('Показать')")
-    assert page.locator("text=Период заканчивается раньше, чем начинается.").is_visible()
+    expect(page.locator("text=Период заканчивается раньше, чем начинается.")).to_be_visible()
     _shot(page, "3-bad-period")
     # The form came back with status 400 on purpose; Chromium logs that as a failed load.
     assert all("400" in problem for problem in page.problems)
@@ -154,8 +157,8 @@ def test_statement_in_the_browser(live, page, tmp_path):
     page.goto(
         f"{live.url}/staff/customers/{customer.id}?st-date_from=2026-10-01&st-date_to=2026-11-30"
     )
-    assert page.locator("h2", has_text="Акт сверки взаимных расчётов").is_visible()
-    assert page.locator("text=Сторнирована").first.is_visible()
+    expect(page.locator("h2", has_text="Акт сверки взаимных расчётов")).to_be_visible()
+    expect(page.locator("text=Сторнирована").first).to_be_visible()
     section = page.locator("section.panel", has_text="Последние оплаты")
     SHOTS.mkdir(parents=True, exist_ok=True)
     section.screenshot(path=str(SHOTS / "4-staff-card-section.png"))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from auth import people
 from auth.models import Key
@@ -78,11 +80,11 @@ def test_freshness_proof_and_activity_in_the_browser(live, page, browser, tmp_pa
 
     page.goto(f"{live.url}/orders")
     line = page.locator(".freshness")
-    assert line.is_visible() and line.inner_text().startswith("Данные 1С на ")
+    expect(line).to_have_text(re.compile(r"^\s*Данные 1С на "))
     _shot(page, "1-orders-freshness")
 
     page.goto(f"{live.url}/documents")
-    assert page.locator(".freshness", has_text="могут быть устаревшими").is_visible()
+    expect(page.locator(".freshness", has_text="могут быть устаревшими")).to_be_visible()
     sha = page.locator("code.hash").first.get_attribute("title")
     assert sha and len(sha) == 64
     with page.expect_download() as download_info:
