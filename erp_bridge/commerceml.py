@@ -195,15 +195,15 @@ class CmlReader:
                 self.full = (elem.text or "").strip().lower() != "true"
             elif name == "Классификатор":
                 yield from self._classifier(elem)
-                _free(elem)
+                free_element(elem)
             elif name == "Товар" and self._in("Товары", "Каталог", elem):
                 yield "product", product(elem)
-                _free(elem)
+                free_element(elem)
             elif name == "ТипЦены" and self._in("ТипыЦен", "ПакетПредложений", elem):
                 yield "price_type", price_type(elem)
             elif name == "Предложение":
                 yield "offer", offer(elem)
-                _free(elem)
+                free_element(elem)
             elif name == "Документ":
                 documents -= 1
                 operation = (value(elem, "ХозОперация") or "").strip()
@@ -211,10 +211,10 @@ class CmlReader:
                     yield "payment", payment(elem, PAYMENT_OPERATIONS[operation])
                 else:
                     yield "order", order(elem)
-                _free(elem)
+                free_element(elem)
             elif name == "Контрагент" and self._in("Контрагенты", "КоммерческаяИнформация", elem):
                 yield "customer", counterparty(elem)
-                _free(elem)
+                free_element(elem)
 
     def _start(self, name: str, elem: etree._Element) -> None:
         if name == "КоммерческаяИнформация":
@@ -261,7 +261,7 @@ class CmlReader:
             yield "price_type", price_type(kind)
 
 
-def _free(elem: etree._Element) -> None:
+def free_element(elem: etree._Element) -> None:
     """Drop a handled element and the siblings before it: memory stays flat."""
     elem.clear(keep_tail=True)
     parent = elem.getparent()
