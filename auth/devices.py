@@ -36,7 +36,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import Insert
 
 from portal.clock import now
-from portal.db import Base, prebuilt
+from portal.db import Base, is_postgresql, prebuilt
 
 from .useragent import summary
 
@@ -203,21 +203,27 @@ def _first_sign_in(
     return SignInBrowser(token, browser, new=True, alert=seen_before)
 
 
-_INSERT_ONCE: dict[str, Insert] = {}  # per dialect, built on first use
-
-
 def _insert_once(db: Session) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, in the database's own dialect."""
-    dialect = db.get_bind().dialect.name
-    statement = _INSERT_ONCE.get(dialect)
-    if statement is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _INSERT_ONCE[dialect] = (
-            insert(KnownBrowser)
-            .on_conflict_do_nothing(index_elements=["customer_id", "device_hash"])
-            .returning(KnownBrowser.id)
-        )
-    return statement
+    if is_postgresql(db):
+        return _insert_once_postgresql()
+    return _insert_once_sqlite()
+
+
+@prebuilt
+def _insert_once_postgresql() -> Insert:
+    return _on_conflict_nothing(postgresql.insert(KnownBrowser))
+
+
+@prebuilt
+def _insert_once_sqlite() -> Insert:
+    return _on_conflict_nothing(sqlite.insert(KnownBrowser))
+
+
+def _on_conflict_nothing(statement: Any) -> Insert:
+    return statement.on_conflict_do_nothing(
+        index_elements=["customer_id", "device_hash"]
+    ).returning(KnownBrowser.id)
 
 
 def device_token() -> str | None:
