@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from auth.guards import permission, staff_may
 from portal import audit
@@ -113,10 +114,14 @@ def _ticket_or_404(ticket_id: int):
     return found
 
 
+def _assignee_choices(db) -> list[SelectChoice]:
+    return [SelectChoice(s.id, s.name) for s in services.assignable_staff(db)]
+
+
 def _ticket_page(ticket, status: int = 200, **forms):
     db = get_session()
     assign = forms.get("assign_form") or AssignForm(formdata=None, assignee_id=ticket.assignee_id)
-    assign.assignee_id.choices = [(s.id, s.name) for s in services.assignable_staff(db)]
+    assign.assignee_id.choices = _assignee_choices(db)
     status_form = forms.get("status_form") or StatusForm(formdata=None, status=ticket.status)
     return (
         render_template(
@@ -211,7 +216,7 @@ def support_assign(ticket_id: int):
     db = get_session()
     ticket = _ticket_or_404(ticket_id)
     form = AssignForm()
-    form.assignee_id.choices = [(s.id, s.name) for s in services.assignable_staff(db)]
+    form.assignee_id.choices = _assignee_choices(db)
     if form.validate_on_submit():
         try:
             services.reassign(db, _me(), ticket, form.assignee_id.data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -34,7 +35,7 @@ class HistoryFilterForm(FlaskForm):
 
     kind = SelectMultipleField(
         _l("Operation"),
-        choices=[(kind.value, label) for kind, label in KIND_LABELS.items()],
+        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
         validators=[Optional()],
     )
     date_from = DateField(_l("From"), validators=[Optional()])

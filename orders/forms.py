@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.i18n import lazy_gettext as _l
@@ -30,8 +31,8 @@ class OrderFilterForm(_GetForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.status.choices = [("", _l("Any status"))] + [
-            (code, text) for code, (text, _badge) in ORDER_STATUS.items()
+        self.status.choices = [SelectChoice("", _l("Any status"))] + [
+            SelectChoice(code, text) for code, (text, _badge) in ORDER_STATUS.items()
         ]
 
     def validate_date_to(self, field: DateField) -> None:
@@ -44,8 +45,8 @@ class DocumentFilterForm(_GetForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.kind.choices = [("", _l("All documents"))] + [
-            (code, text) for code, (text, _badge) in DOCUMENT_KIND.items()
+        self.kind.choices = [SelectChoice("", _l("All documents"))] + [
+            SelectChoice(code, text) for code, (text, _badge) in DOCUMENT_KIND.items()
         ]
 
 

@@ -26,6 +26,7 @@ from flask import (
 )
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from wtforms.fields.choices import SelectChoice
 
 from auth import approvals as key_approvals
 from auth import limits
@@ -206,7 +207,9 @@ def price_list():
     db = get_session()
     groups = services.product_groups(db)
     form = PriceFilterForm(request.args)
-    form.group.choices = [("", _("All groups"))] + [(str(g.id), g.name) for g in groups]
+    form.group.choices = [SelectChoice("", _("All groups"))] + [
+        SelectChoice(str(g.id), g.name) for g in groups
+    ]
     valid = form.validate() if request.args else True
     context = services.pricing_context(db, current_user.subject_id)
     page = services.Page([], None)
@@ -316,8 +319,8 @@ def _render_reorder(
 
 def _address_choices(form: ReorderEditForm) -> None:
     addresses = services.list_addresses(get_session(), current_user.subject_id)
-    form.delivery_address.choices = [("", _("As agreed with the manager"))] + [
-        (str(a.id), f"{a.label}: {a.address}") for a in addresses
+    form.delivery_address.choices = [SelectChoice("", _("As agreed with the manager"))] + [
+        SelectChoice(str(a.id), f"{a.label}: {a.address}") for a in addresses
     ]
 
 

@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from portal.i18n import lazy_gettext as _l
@@ -21,8 +22,8 @@ from portal.i18n import lazy_gettext as _l
 from . import labels
 
 
-def _choices(mapping) -> list[tuple[str, object]]:
-    return list(mapping.items())
+def _choices(mapping) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in mapping.items()]
 
 
 def _new_key() -> str:
@@ -62,13 +63,13 @@ class ReopenForm(FlaskForm):
     reason = TextAreaField(_l("What is still wrong?"), validators=[Length(max=5000)])
 
 
-def half_hours(opens: str = "08:00", closes: str = "20:00") -> list[tuple[str, str]]:
+def half_hours(opens: str = "08:00", closes: str = "20:00") -> list[SelectChoice]:
     slots = []
     hour, minute = (int(p) for p in opens.split(":"))
     end_hour, end_minute = (int(p) for p in closes.split(":"))
     while (hour, minute) <= (end_hour, end_minute):
         text = f"{hour:02d}:{minute:02d}"
-        slots.append((text, text))
+        slots.append(SelectChoice(text, text))
         minute += 30
         if minute == 60:
             hour, minute = hour + 1, 0
@@ -102,9 +103,8 @@ class StaffReplyForm(FlaskForm):
     status = SelectField(
         _l("Status after the answer"),
         choices=[
-            ("waiting_customer", labels.STATUSES["waiting_customer"]),
-            ("in_progress", labels.STATUSES["in_progress"]),
-            ("resolved", labels.STATUSES["resolved"]),
+            SelectChoice(status, labels.STATUSES[status])
+            for status in ("waiting_customer", "in_progress", "resolved")
         ],
         default="waiting_customer",
     )

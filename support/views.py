@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from auth.guards import company_permission
 from portal import audit
@@ -47,9 +48,10 @@ def _denied(kind: str, item_id: int):
     abort(404)
 
 
-def _group_choices(db) -> list[tuple[str, str]]:
-    return [("", _("Not sure / other"))] + [
-        (code, str(labels.PRODUCT_GROUPS.get(code, code))) for code in routing.product_groups(db)
+def _group_choices(db) -> list[SelectChoice]:
+    return [SelectChoice("", _("Not sure / other"))] + [
+        SelectChoice(code, str(labels.PRODUCT_GROUPS.get(code, code)))
+        for code in routing.product_groups(db)
     ]
 
 
@@ -354,14 +356,14 @@ def _prefill_phone(customer: Customer) -> str:
 def _default_window(db, form) -> tuple[str, str]:
     from portal.clock import now
 
-    choices = [value for value, _label in form.start.choices]
+    choices = [choice.value for choice in form.start.choices]
     local = now().astimezone(sla.MOSCOW)
     if form.day.data == local.date():
         later = [v for v in choices if v > (local + dt.timedelta(minutes=30)).strftime("%H:%M")]
         start = later[0] if later else choices[0]
     else:
         start = choices[1] if len(choices) > 1 else choices[0]
-    index = [value for value, _label in form.end.choices]
+    index = [choice.value for choice in form.end.choices]
     position = index.index(start) + 3 if start in index else 3
     end = index[min(position, len(index) - 1)]
     return start, end

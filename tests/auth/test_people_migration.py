@@ -170,9 +170,7 @@ def test_existing_keys_invitations_and_sessions_get_a_person_and_keep_working(fr
                 "old@example.ru",
                 True,
             )
-            bound = dict(
-                connection.execute(text("SELECT id, contact_id FROM auth_key")).tuples().all()
-            )
+            bound = dict(connection.execute(text("SELECT id, contact_id FROM auth_key")).all())
             assert bound == {1: made.id, 2: 11, 3: None}  # the primary contact is reused
             assert (
                 connection.execute(
@@ -186,13 +184,9 @@ def test_existing_keys_invitations_and_sessions_get_a_person_and_keep_working(fr
                 ).scalar()
                 == 11
             )
-            members = (
-                connection.execute(
-                    text("SELECT customer_id, contact_id, role FROM auth_company_member ORDER BY 1")
-                )
-                .tuples()
-                .all()
-            )
+            members = connection.execute(
+                text("SELECT customer_id, contact_id, role FROM auth_company_member ORDER BY 1")
+            ).all()
             assert members == [(1, made.id, "owner"), (2, 11, "owner")]
             assert (
                 connection.execute(

@@ -57,6 +57,9 @@ def test_history_filters_paginate_and_bad_dates_are_reshown(client, db):
     assert "Новые" in older  # a way back to the newest page
     only = client.get("/bonuses/?kind=redemption").get_data(as_text=True)
     assert only.count("loyalty-minus") == 1 and "loyalty-plus" not in only
+    # The filter shows what it filters by: only that box stays ticked.
+    assert only.count(" checked>") == 1 and 'value="redemption" checked>' in only
+    assert 'value="redemption" checked>' not in first
     bad = client.get("/bonuses/?date_from=2026-05-01&date_to=2026-04-01")
     assert bad.status_code == 400
     assert "Конец периода раньше его начала" in bad.get_data(as_text=True)
