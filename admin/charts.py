@@ -29,7 +29,8 @@ from .audit_log import MOSCOW
 
 # Audit events that mean "someone signed in" (written by the auth package).
 SIGN_IN_EVENTS = ("session.signed_in",)
-PALETTE = ("#1f4e79", "#d97706", "#1f7a4d", "#b42318", "#6b4fa3", "#0e7490")
+# The third series is red: where a chart has three, the third is the bad news (overdue).
+PALETTE = ("#1f4e79", "#d97706", "#b42318", "#1f7a4d", "#6b4fa3", "#0e7490")
 
 
 # --------------------------------------------------------------------------- providers
@@ -157,7 +158,8 @@ def _svg(height: int, title: Any, body: list[str]) -> Markup:
 
 
 def draw_bars(chart: ChartData) -> Markup:
-    """One horizontal bar per label, the value at its end."""
+    """One horizontal bar per label, the value at its end, all in the series' one colour
+    (a colour per bar would read as a meaning the bars do not have)."""
     values = chart.series[0][1] if chart.series else []
     row, label_w, top = 28, 170, 8
     height = top + row * max(1, len(values)) + 8
@@ -171,12 +173,29 @@ def draw_bars(chart: ChartData) -> Markup:
             f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" fill="#1c2430">'
             f"{escape(label)}</text>"
             f'<rect x="{label_w}" y="{y + 4}" width="{width}" height="18" rx="3" '
-            f'fill="{PALETTE[i % len(PALETTE)]}"><title>{escape(label)}: {value}</title></rect>'
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value}</title></rect>'
             f'<text x="{label_w + width + 6}" y="{y + 17}" fill="#5b6675">{value}</text>'
         )
     if not values:
         body.append(f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" fill="#5b6675">—</text>')
     return _svg(height, chart.title, body)
+
+
+def _swatch(colour: str) -> str:
+    return (
+        f'<svg class="chart-legend__swatch" width="12" height="12" aria-hidden="true">'
+        f'<rect width="12" height="12" rx="2" fill="{colour}"/></svg>'
+    )
+
+
+def _legend(chart: ChartData) -> Markup:
+    """The series' names with their totals, as HTML under the chart: the browser lays the
+    names out (and wraps them), which SVG text cannot do for names of any length."""
+    items = "".join(
+        f"<li>{_swatch(PALETTE[s % len(PALETTE)])}{escape(label)} ({sum(values)})</li>"
+        for s, (label, values) in enumerate(chart.series)
+    )
+    return Markup(f'<ul class="chart-legend">{items}</ul>')  # noqa: S704  (names escaped)
 
 
 def draw_daily(chart: ChartData) -> Markup:
@@ -190,7 +209,8 @@ def draw_daily(chart: ChartData) -> Markup:
     peak = max((v for _label, values in chart.series for v in values), default=0)
     scale = _nice_max(peak)
     body = []
-    for tick in (0, scale / 2, scale):
+    # Counts: a middle line only where it falls on a whole number (no "2.5 sign-ins").
+    for tick in (0, scale // 2, scale) if scale % 2 == 0 else (0, scale):
         y = top + plot_h - plot_h * tick / scale
         body.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" stroke="#dde3ea"/>'
@@ -214,17 +234,7 @@ def draw_daily(chart: ChartData) -> Markup:
                 f'<text x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + 16}" '
                 f'text-anchor="middle" fill="#5b6675">{day_text}</text>'
             )
-    legend_y = top + plot_h + 38
-    x = left
-    for s, (label, values) in enumerate(chart.series):
-        text = f"{label} ({sum(values)})"
-        body.append(
-            f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" rx="2" '
-            f'fill="{PALETTE[s % len(PALETTE)]}"/>'
-            f'<text x="{x + 17}" y="{legend_y}" fill="#1c2430">{escape(text)}</text>'
-        )
-        x += 30 + 7 * len(text)
-    return _svg(legend_y + 10, chart.title, body)
+    return _svg(top + plot_h + 24, chart.title, body) + _legend(chart)
 
 
 def draw(chart: ChartData) -> Markup:

@@ -99,6 +99,27 @@ def run_status(status: str) -> str:
     return str(RUN_STATUS.get(status, status))
 
 
+# What staff read for a stream's code (the code stays in URLs, scopes and the CLI).
+STREAM_LABELS = {
+    "customers": _l("Customers"),
+    "catalog": _l("Product catalog"),
+    "offers": _l("Prices and stock"),
+    "orders": _l("Orders"),
+    "products": _l("Products"),
+    "product_groups": _l("Product groups"),
+    "price_types": _l("Price types"),
+    "payments": _l("Payments"),
+    "bonus_operations": _l("Bonus operations"),
+    "reorders": _l("Reorders"),
+    "file": _l("Exchange file"),
+}
+
+
+@bp.app_template_filter("stream_label")
+def stream_label(stream: str) -> str:
+    return str(STREAM_LABELS.get(stream, stream))
+
+
 # --------------------------------------------------------------------------- overview
 
 

@@ -2598,9 +2598,10 @@ def set_reorder_status(
 
 
 def order_counts_by_status(session: Session) -> dict[str, int]:
-    """How many orders are in each status, labelled in the reader's language (overview chart)."""
-    rows = session.execute(select(Order.status, func.count()).group_by(Order.status))
-    return {label("order", status): count for status, count in rows}
+    """How many orders are in each status, labelled in the reader's language, in the
+    order of an order's life (overview chart)."""
+    counts = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+    return {label("order", status): counts[status] for status in OrderStatus if status in counts}
 
 
 def order_customers(session: Session, order_ids: set[int]) -> dict[int, int]:

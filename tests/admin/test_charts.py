@@ -48,10 +48,13 @@ def test_daily_chart_draws_one_bar_per_day_and_series(app_ctx):
     )
     with app_ctx.test_request_context():
         svg = str(charts.draw(chart))
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<rect") == 14 + 2  # bars and legend swatches
-    assert "Сотрудники &lt;b&gt;" in svg and "<b>" not in svg
-    assert "Клиенты (24)" in svg  # legend with the period's total
+    chart_svg, legend = svg.split('<ul class="chart-legend">')
+    assert chart_svg.startswith("<svg") and chart_svg.endswith("</svg>")
+    assert chart_svg.count("<rect") == 14  # a bar per day and series
+    # The legend is HTML, laid out by the browser, with each series' total for the period.
+    assert legend.count("<li>") == 2 and legend.count("<rect") == 2
+    assert "Клиенты (24)" in legend
+    assert "Сотрудники &lt;b&gt; (10)" in legend and "<b>" not in svg
     assert "<script" not in svg and "style=" not in svg  # nothing the CSP would refuse
 
 
@@ -73,5 +76,14 @@ def test_overview_shows_every_registered_chart_and_skips_an_empty_one(app, admin
     assert "Тестовый график" in html
     assert "Входы по дням" in html
     # sign-ins, keys, orders, tickets, sync (each package's chart) and the test chart
-    assert html.count("<svg") == 6
+    assert html.count('<svg class="chart"') == 6
     assert admin_client.get("/staff/?days=abc").status_code == 200
+
+
+def test_daily_scale_marks_only_whole_numbers(app_ctx):
+    days = [dt.date(2026, 11, d) for d in range(1, 4)]
+    with app_ctx.test_request_context():
+        odd = str(charts.draw(ChartData("Синхронизация", "daily", days, [("Запуски", [0, 4, 1])])))
+        even = str(charts.draw(ChartData("Входы", "daily", days, [("Клиенты", [0, 9, 1])])))
+    assert ">2.5<" not in odd and ">5<" in odd and ">0<" in odd  # a scale of 5: 0 and 5
+    assert ">5<" in even and ">10<" in even  # a scale of 10: 0, 5 and 10

@@ -42,6 +42,7 @@ def test_runs_show_counts_and_dead_letters_can_be_retried(app, client, db, sampl
     sign_in(client, db, admin)
     page = client.get("/staff/erp").get_data(as_text=True)
     assert "10" in page and "orders-1251.xml" in page
+    assert "1c / Заказы" in page  # the stream by its name, in the reader's language
     runs = client.get("/staff/erp/runs").get_data(as_text=True)
     assert 'badge badge--warn">10<' in runs
     letter = db.scalars(select(DeadLetter).order_by(DeadLetter.id)).first()
@@ -147,6 +148,7 @@ def test_pull_now_answers_even_when_the_pull_cannot_start(app, client, db, monke
     assert "не удалось начать" in page.get_data(as_text=True)
     run = db.scalar(select(SyncRun).where(SyncRun.system == "sim"))
     assert run.status == RunStatus.FAILED and run.error.startswith("transport")
+    assert '<td class="small">Клиенты</td>' in client.get("/staff/erp").get_data(as_text=True)
 
     def broker_down(*_args):
         raise OperationalError("connection refused")
