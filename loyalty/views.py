@@ -71,6 +71,18 @@ def reorder_link():
     return lambda reorder_id: url_for("orders.reorder_page", reorder_id=reorder_id)
 
 
+@bp.app_template_filter("tier_name")
+def tier_name(code: str | None) -> str:
+    """A tier's name in the reader's language ('Базовый' for ``base``); staff pages show
+    customers' tiers with it. An unknown code shows as it is."""
+    if not code:
+        return "—"
+    for tier in rules.tiers(get_session()):
+        if tier.code == code:
+            return tier.name
+    return code
+
+
 @bp.get("/")
 @company_permission("bonuses")
 def account():

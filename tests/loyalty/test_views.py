@@ -150,6 +150,15 @@ def test_staff_lookup_by_number(client, db):
     assert response.headers["Location"].endswith(f"/staff/loyalty/customers/{customer.id}")
 
 
+def test_staff_search_names_tiers_in_the_readers_language(client, db):
+    make_customer(db, name="ООО «Ярус»", loyalty_tier="gold")
+    make_customer(db, name="ООО «Ярус-2»", loyalty_tier="retired-tier")
+    sign_in(client, db, make_staff(db, "support"))
+    page = client.get("/staff/loyalty?q=Ярус").get_data(as_text=True)
+    assert "<td>Золотой</td>" in page and "<td>gold</td>" not in page
+    assert "<td>retired-tier</td>" in page  # a code no tier has any more shows as it is
+
+
 def test_customer_card_section_renders(app, db):
     from loyalty.panels import customer_card_section
 
