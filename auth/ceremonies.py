@@ -86,7 +86,9 @@ def user_handle(owner: Owner) -> bytes:
 
 def normalise_number(text: str) -> str:
     # Numbers are printed with a Cyrillic "К"; people type a Latin "K" just as often.
-    text = "".join(str(text or "").split()).upper()[:32]
+    # Spaces and unprintable characters (a NUL, which PostgreSQL refuses) are dropped.
+    text = "".join(ch for ch in str(text or "") if ch.isprintable() and not ch.isspace())
+    text = text.upper()[:32]
     return "К" + text[1:] if text.startswith("K") else text
 
 

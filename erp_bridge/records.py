@@ -33,6 +33,8 @@ def text(raw: dict[str, Any], key: str, *, required: bool = False, limit: int = 
     if not isinstance(value, str | int):
         raise InvalidRecord(f"'{key}' must be text")
     value = " ".join(str(value).split())
+    if "\x00" in value:  # no text column may hold one (PostgreSQL refuses it)
+        raise InvalidRecord(f"'{key}' holds a NUL character")
     if len(value) > limit:
         raise InvalidRecord(f"'{key}' is longer than {limit} characters")
     return value

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, Response, g, has_request_context, request, session
+from flask import Flask, Response, abort, current_app, g, has_request_context, request, session
 
 log = logging.getLogger("portal.request")
+F = TypeVar("F", bound=Callable[..., Any])
 
 LOCALES = ("ru", "en")
 
@@ -35,6 +38,35 @@ def select_locale() -> str:
     return chosen if chosen in LOCALES else "ru"
 
 
+def reads_raw_body(view: F) -> F:
+    """Mark a route whose request body is a raw stream (the 1C exchange's file upload, which
+    is not multipart whatever its Content-Type says): the input checks below leave that
+    body alone, since parsing it as a form would consume it."""
+    view.reads_raw_body = True  # type: ignore[attr-defined]
+    return view
+
+
+def _unreadable_input() -> bool:
+    """Input no route can take, refused before any route sees it.
+
+    A NUL byte in the path, a query argument or a form field: no text the portal keeps may
+    hold one (PostgreSQL refuses it), so a search box would fail deep in the database.
+    A JSON body that is not an object: every JSON route reads an object, and Flask-WTF
+    turns any JSON a form route receives into form data, failing on an array.
+    (Uploaded files may hold any bytes; the ERP's records are checked one by one.)
+    """
+    if b"%00" in request.query_string or "\x00" in request.path:
+        return True
+    if request.method != "POST":
+        return False
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "reads_raw_body", False):
+        return False
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body is not None and not isinstance(body, dict)
+    return any("\x00" in value for _name, value in request.form.items(multi=True))
+
+
 def register(app: Flask, *, https: bool) -> None:
     @app.before_request
     def start_clock() -> None:
@@ -43,6 +75,8 @@ def register(app: Flask, *, https: bool) -> None:
         g.request_id = (
             incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else (secrets.token_hex(8))
         )
+        if _unreadable_input():
+            abort(400)
 
     @app.after_request
     def secure_and_log(response: Response) -> Response:

@@ -69,6 +69,18 @@ def test_push_answers_per_record(client, db):
     assert db.scalar(select(func.count()).select_from(Customer)) == 2
 
 
+def test_a_record_with_a_nul_byte_is_put_aside_and_the_others_land(client, db):
+    issued = _client(db, ["customers"])
+    token = _token(client, "baan", issued.secret).get_json()["access_token"]
+    pushed = [_customer(1), _customer(2, name="АО «Ноль\x00»"), _customer(3)]
+    answer = _push(client, token, "customers", pushed)
+    assert answer.status_code == 200
+    results = answer.get_json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert "NUL" in results[1]["reason"]
+    assert db.scalar(select(func.count()).select_from(Customer)) == 2
+
+
 def test_wrong_secret_missing_scope_and_expired_token_are_refused_and_audited(client, db):
     issued = _client(db, ["customers"])
     assert _token(client, "baan", "wrong").status_code == 401
