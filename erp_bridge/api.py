@@ -22,6 +22,7 @@ from portal import audit
 from portal.db import get_session
 from portal.errors import ApiError
 from portal.extensions import csrf, limiter
+from portal.web import checks_own_body
 
 from . import bp, outbound, sync
 from .handlers import entity_for_stream
@@ -163,6 +164,7 @@ def _refusal_reason(error: str, presented: OAuthToken | None) -> str:
 
 @bp.post(f"{PREFIX}/<stream>")
 @csrf.exempt
+@checks_own_body
 def push(stream: str) -> Response:
     if stream == "reorders":
         raise ApiError("not_found", "reorders are read with GET and confirmed with /ack", 404)
@@ -264,6 +266,7 @@ def reorders() -> Response:
 
 @bp.post(f"{PREFIX}/reorders/ack")
 @csrf.exempt
+@checks_own_body
 def reorders_ack() -> Response:
     found = _token_for("reorders")
     body = request.get_json(silent=True) or {}

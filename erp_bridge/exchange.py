@@ -21,7 +21,7 @@ from portal import audit, runtime_settings
 from portal.clock import now
 from portal.db import get_session
 from portal.extensions import csrf
-from portal.web import reads_raw_body
+from portal.web import checks_own_body
 
 from . import bp, files, outbound, services
 from .locks import StreamBusy
@@ -51,7 +51,7 @@ def _text(body: str, status: int = 200) -> Response:
 
 @bp.route("/exchange/1c", methods=["GET", "POST"])
 @csrf.exempt
-@reads_raw_body
+@checks_own_body
 def exchange() -> Response:
     db = get_session()
     mode = request.args.get("mode", "")

@@ -38,32 +38,43 @@ def select_locale() -> str:
     return chosen if chosen in LOCALES else "ru"
 
 
-def reads_raw_body(view: F) -> F:
-    """Mark a route whose request body is a raw stream (the 1C exchange's file upload, which
-    is not multipart whatever its Content-Type says): the input checks below leave that
-    body alone, since parsing it as a form would consume it."""
-    view.reads_raw_body = True  # type: ignore[attr-defined]
+def checks_own_body(view: F) -> F:
+    """Mark a machine route that checks its own request body, which the checks below then
+    leave alone: the 1C exchange reads its body as a raw stream (a file, whatever its
+    Content-Type says; parsing it as a form would consume it), and the ERP push API puts
+    a bad record aside with its reason and takes the others."""
+    view.checks_own_body = True  # type: ignore[attr-defined]
     return view
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _unreadable_input() -> bool:
     """Input no route can take, refused before any route sees it.
 
-    A NUL byte in the path, a query argument or a form field: no text the portal keeps may
-    hold one (PostgreSQL refuses it), so a search box would fail deep in the database.
-    A JSON body that is not an object: every JSON route reads an object, and Flask-WTF
-    turns any JSON a form route receives into form data, failing on an array.
-    (Uploaded files may hold any bytes; the ERP's records are checked one by one.)
+    A NUL byte anywhere in the path, the query, a form field or a JSON body: no text the
+    portal keeps may hold one (PostgreSQL refuses it), so a search box or a form would
+    fail deep in the database instead. A JSON body that is not an object: every JSON
+    route reads an object, and Flask-WTF turns any JSON a form route receives into form
+    data, failing on an array. (Uploaded files may hold any bytes.)
     """
     if b"%00" in request.query_string or "\x00" in request.path:
         return True
     if request.method != "POST":
         return False
-    if getattr(current_app.view_functions.get(request.endpoint or ""), "reads_raw_body", False):
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "checks_own_body", False):
         return False
     if request.is_json:
         body = request.get_json(silent=True)
-        return body is not None and not isinstance(body, dict)
+        return body is not None and (not isinstance(body, dict) or _holds_nul(body))
     return any("\x00" in value for _name, value in request.form.items(multi=True))
 
 
