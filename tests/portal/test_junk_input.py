@@ -17,7 +17,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from auth.people import primary_person
 from orders import services
 from portal.models import Customer
-from tests.helpers import csrf_token, make_customer, make_staff, sign_in
+from tests.helpers import csrf_token, make_customer, make_person, make_staff, sign_in
 from tests.orders import factory
 
 # No NUL byte here: the portal refuses one before any route (the last test), and the sweep
@@ -146,13 +146,14 @@ def _ask(client, url: str, methods: set[str], token: str) -> list[tuple[str, int
     return answers
 
 
-def _sweep(client, db, who, rules, ids: dict[str, int]) -> list[str]:
-    """Every rule asked with junk, ``who`` signed in afresh for each (a route may end the
-    session it is asked with); None asks as a visitor who is not signed in."""
+def _sweep(client, db, who, rules, ids: dict[str, int], person=None) -> list[str]:
+    """Every rule asked with junk, ``who`` (as ``person``, for a customer) signed in afresh
+    for each (a route may end the session it is asked with); None asks as a visitor who
+    is not signed in."""
     failures = []
     for rule in rules:
         if who is not None:
-            sign_in(client, db, who)
+            sign_in(client, db, who, person=person)
         token = csrf_token(
             client, "/staff/" if who is not None and rule.rule.startswith("/staff") else "/"
         )
@@ -173,6 +174,17 @@ def test_the_staff_console_answers_junk_without_a_500(app, client, db, ids):
     admin = make_staff(db, "admin", "key_officer", "manager", "support", "expert")
     console = _rules(app, lambda path: path.startswith("/staff"))
     failures = _sweep(client, db, admin, console, ids)
+    assert not failures, "\n".join(failures)
+
+
+def test_the_least_entitled_get_refusals_not_500s(app, client, db, ids):
+    # A company's viewer and a support agent: most routes refuse them, and must say so.
+    customer = db.get(Customer, ids["customer_id"])
+    viewer = make_person(db, customer, "viewer")
+    cabinet = _rules(app, lambda path: not path.startswith("/staff"))
+    failures = _sweep(client, db, customer, cabinet, ids, person=viewer)
+    console = _rules(app, lambda path: path.startswith("/staff"))
+    failures += _sweep(client, db, make_staff(db, "support"), console, ids)
     assert not failures, "\n".join(failures)
 
 
