@@ -1,4 +1,5 @@
-"""What every response gets: security headers, a request id and one log line."""
+"""What every request and response gets: input no route can take refused, security
+headers, a request id and one log line."""
 
 from __future__ import annotations
 
@@ -86,6 +87,9 @@ def register(app: Flask, *, https: bool) -> None:
         g.request_id = (
             incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else (secrets.token_hex(8))
         )
+
+    @app.before_request
+    def refuse_unreadable_input() -> None:
         if _unreadable_input():
             abort(400)
 
